@@ -1,0 +1,15 @@
+"""Settings for the test suite: the production module with a throwaway key and fast hashing.
+
+DATABASE_URL and REDIS_URL still come from the environment, so CI tests against
+PostgreSQL and a real broker while a bare `make test` uses SQLite.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "insecure-test-key-only-for-the-test-suite-0123456789")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+
+from .base import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

@@ -1,0 +1,49 @@
+import pytest
+
+from tests.factories import RepProfileFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="North")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="South")
+
+
+@pytest.fixture
+def rep(team):
+    return RepProfileFactory(team=team, user__username="rep_north").user
+
+
+@pytest.fixture
+def teammate(team):
+    return RepProfileFactory(team=team, user__username="rep_north_2").user
+
+
+@pytest.fixture
+def other_rep(other_team):
+    return RepProfileFactory(team=other_team, user__username="rep_south").user
+
+
+@pytest.fixture
+def manager(team):
+    user = UserFactory(username="manager_north", role="Manager")
+    team.managers.add(user)
+    return user
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", role="Admin", is_staff=True, is_superuser=True)
+
+
+def pytest_report_header(config):
+    # CI greps this line to prove the suite ran against the real database and broker.
+    from django.conf import settings
+
+    vendor = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    broker = "redis" if settings.REDIS_URL else "in-process"
+    return [f"DATABASE={vendor} BROKER={broker}"]
