@@ -43,6 +43,13 @@ class Visit(TimeStampedModel):
         related_name="visits",
         verbose_name=_("planner run"),
     )
+    priority = models.FloatField(_("priority P when planned"), null=True, blank=True)
+    plan_reason = models.JSONField(
+        _("why it was planned"),
+        null=True,
+        blank=True,
+        help_text=_("The planner's P, booked minutes and the terms that contributed most."),
+    )
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
     check_in_latitude = models.FloatField(_("check-in latitude"), null=True, blank=True)
     check_in_longitude = models.FloatField(_("check-in longitude"), null=True, blank=True)

@@ -169,4 +169,5 @@ LOGGING = {
 }
 
 # Domain settings.
+FIELDWISE_PLANNER_HORIZON_DAYS = int(os.environ.get("PLANNER_HORIZON_DAYS", "5"))
 FIELDWISE_DEMO_PASSWORD = os.environ.get("FIELDWISE_DEMO_PASSWORD", "fieldwise-demo")

@@ -1,0 +1,237 @@
+"""Admin of scoring policies (versioned, activated by action) and the read-only run results."""
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Exists, Max, OuterRef
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from analytics.models import CustomerScore, PlanRun, ScoringPolicy
+
+POLICY_VALUE_FIELDS = (
+    "w1",
+    "w2",
+    "w3",
+    "t5_a",
+    "t5_b",
+    "t5_c",
+    "t6_a",
+    "t6_b",
+    "t6_c",
+    "max_visit_minutes",
+    "speed_kmh",
+    "default_travel_km",
+)
+
+
+def scoring_policy_in_use(*, policy: ScoringPolicy) -> bool:
+    """True once a run or a score refers to the policy: from then on it is never edited in place."""
+    annotated = getattr(policy, "has_runs", None)
+    if annotated is not None:
+        return policy.has_runs or policy.has_scores
+    return PlanRun.objects.filter(policy=policy).exists() or CustomerScore.objects.filter(policy=policy).exists()
+
+
+@transaction.atomic
+def scoring_policy_duplicate(*, policy: ScoringPolicy) -> ScoringPolicy:
+    """Copy the policy's values into a new, inactive version numbered max + 1."""
+    # Two admins duplicating at the same instant would pick the same number: the
+    # unique version constraint rejects the second rather than a lock serialising them.
+    next_version = (ScoringPolicy.objects.aggregate(top=Max("version"))["top"] or 0) + 1
+    values = {field: getattr(policy, field) for field in POLICY_VALUE_FIELDS}
+    return ScoringPolicy.objects.create(version=next_version, name=policy.name, active=False, **values)
+
+
+@transaction.atomic
+def scoring_policy_activate(*, policy: ScoringPolicy) -> None:
+    """Make `policy` the only active one; the next scoring run uses it."""
+    # Deactivate first: the partial unique constraint allows one active row at any moment.
+    ScoringPolicy.objects.filter(active=True).exclude(pk=policy.pk).update(active=False)
+    ScoringPolicy.objects.filter(pk=policy.pk).update(active=True)
+    policy.active = True
+
+
+@admin.register(ScoringPolicy)
+class ScoringPolicyAdmin(admin.ModelAdmin):
+    list_display = ("version", "name", "active", "w1", "w2", "w3", "in_use", "created_at")
+    list_display_links = ("version", "name")
+    list_filter = ("active",)
+    search_fields = ("name",)
+    actions = ("duplicate_as_new_version", "activate")
+    change_form_template = "admin/analytics/scoringpolicy/change_form.html"
+    fieldsets = (
+        (None, {"fields": ("version", "name", "active")}),
+        (
+            _("Weights"),
+            {
+                "fields": ("w1", "w2", "w3"),
+                "description": _("P = (W1*T1 + W2*T2 + W3*T3) / T4."),
+            },
+        ),
+        (
+            _("Per-tier times"),
+            {
+                "fields": (("t5_a", "t5_b", "t5_c"), ("t6_a", "t6_b", "t6_c"), "max_visit_minutes"),
+                "description": _("T = T5 + P * T6 minutes, by customer tier; the planner books at most the maximum."),
+            },
+        ),
+        (
+            _("Travel"),
+            {
+                "fields": ("speed_kmh", "default_travel_km"),
+                "description": _("T4 = 0.25 h + travel km / speed; the default distance is used without coordinates."),
+            },
+        ),
+    )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                has_runs=Exists(PlanRun.objects.filter(policy=OuterRef("pk"))),
+                has_scores=Exists(CustomerScore.objects.filter(policy=OuterRef("pk"))),
+            )
+        )
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        top = ScoringPolicy.objects.aggregate(top=Max("version"))["top"] or 0
+        initial.setdefault("version", top + 1)
+        return initial
+
+    def get_readonly_fields(self, request, obj=None):
+        # "active" only changes through the Activate action, which keeps exactly one active.
+        if obj is not None and scoring_policy_in_use(policy=obj):
+            return ("version", "name", "active", *POLICY_VALUE_FIELDS)
+        return ("active",)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and (obj.active or scoring_policy_in_use(policy=obj)):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Bulk delete could remove the active policy; unused drafts are deleted one by one.
+        actions.pop("delete_selected", None)
+        return actions
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        in_use = obj is not None and scoring_policy_in_use(policy=obj)
+        wants_copy = request.method == "POST" and "_saveasnewversion" in request.POST
+        if in_use and wants_copy and self.has_add_permission(request):
+            copy = scoring_policy_duplicate(policy=obj)
+            self.log_addition(request, copy, [{"added": {}}])
+            self.message_user(
+                request,
+                _g("Version %(new)s created from version %(old)s; edit it, then activate it.")
+                % {"new": copy.version, "old": obj.version},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(reverse("admin:analytics_scoringpolicy_change", args=[copy.pk]))
+        extra_context = {**(extra_context or {}), "policy_in_use": in_use}
+        if in_use:
+            extra_context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=_("in use"), boolean=True)
+    def in_use(self, obj: ScoringPolicy) -> bool:
+        return scoring_policy_in_use(policy=obj)
+
+    @admin.action(description=_("Duplicate as a new version"), permissions=["add"])
+    def duplicate_as_new_version(self, request, queryset):
+        created = [scoring_policy_duplicate(policy=policy) for policy in queryset.order_by("version")]
+        for copy in created:
+            self.log_addition(request, copy, [{"added": {}}])
+        self.message_user(
+            request,
+            ngettext(
+                "Created version %(versions)s (inactive).",
+                "Created versions %(versions)s (inactive).",
+                len(created),
+            )
+            % {"versions": ", ".join(str(copy.version) for copy in created)},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Activate"), permissions=["change"])
+    def activate(self, request, queryset):
+        policies = list(queryset[:2])
+        if len(policies) != 1:
+            self.message_user(request, _g("Select exactly one policy to activate."), messages.ERROR)
+            return
+        scoring_policy_activate(policy=policies[0])
+        self.log_change(request, policies[0], [{"changed": {"fields": ["active"]}}])
+        self.message_user(
+            request,
+            _g("Version %(version)s is now the active policy.") % {"version": policies[0].version},
+            messages.SUCCESS,
+        )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Results written by runs: viewable, never added, edited or deleted by hand."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CustomerScore)
+class CustomerScoreAdmin(ReadOnlyAdmin):
+    list_display = ("customer", "p", "t", "t1", "t2", "t3", "t4", "t5", "t6", "policy", "run", "computed_at")
+    list_filter = ("customer__tier", "policy")
+    list_select_related = ("customer", "policy", "run")
+    search_fields = ("customer__name", "customer__code")
+    ordering = ("-p",)
+    fieldsets = (
+        (None, {"fields": ("customer", "p", "t", "computed_at", "policy", "run")}),
+        (_("Inputs"), {"fields": ("t1", "t2", "t3", "t4", "t5", "t6")}),
+    )
+
+
+@admin.register(PlanRun)
+class PlanRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "__str__",
+        "kind",
+        "status",
+        "as_of",
+        "progress",
+        "started_at",
+        "finished_at",
+        "policy",
+        "requested_by",
+        "short_error",
+    )
+    list_filter = ("kind", "status")
+    list_select_related = ("policy", "requested_by")
+    date_hierarchy = "as_of"
+    search_fields = ("error",)
+    fieldsets = (
+        (None, {"fields": ("kind", "status", "as_of", "policy", "requested_by")}),
+        (_("Progress"), {"fields": ("progress", "started_at", "finished_at", "lease_expires_at")}),
+        (_("Error"), {"fields": ("error",)}),
+    )
+    readonly_fields = ("progress",)
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: PlanRun) -> str:
+        if not obj.total:
+            return f"{obj.done}/{obj.total}"
+        return f"{obj.done}/{obj.total} ({100 * obj.done / obj.total:.0f}%)"
+
+    @admin.display(description=_("error"))
+    def short_error(self, obj: PlanRun) -> str:
+        first_line = obj.error.strip().splitlines()[0] if obj.error.strip() else ""
+        return first_line[:80] or "-"
