@@ -10,7 +10,7 @@ Three phases, so a bad file never leaves half an import behind:
    inside one transaction. Every row is keyed (username, team and product name,
    customer code, opportunity `external_ref`), so a second run changes nothing.
 
-The source and its quirks are described in shared/data/maven-crm-sales-opportunities/SOURCE.md.
+The source and its quirks are described in data/maven-crm-sales-opportunities/SOURCE.md.
 """
 
 from pathlib import Path

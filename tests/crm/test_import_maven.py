@@ -19,7 +19,7 @@ from crm.maven_import import PIPELINE, TEAMS, maven_data_import
 from crm.models import Customer, RepProfile, Team
 from sales.models import Opportunity, Order, Product, StageChange
 
-DATA_DIR = settings.BASE_DIR.parent / "shared" / "data" / "maven-crm-sales-opportunities"
+DATA_DIR = settings.BASE_DIR / "data" / "maven-crm-sales-opportunities"
 STAGE_CODE = {"Prospecting": "discovery", "Engaging": "communication", "Won": "won", "Lost": "lost"}
 User = get_user_model()
 
