@@ -6,17 +6,31 @@ a non-finite input, a negative T1..T3 (or amount, distance, minutes), or a T4 <=
 raises `ValueError` naming the argument, the first offending index into the
 broadcast inputs and the value. Nothing is returned half-computed.
 
-`visit_priority` and `scheduled_time` run on every active customer of every run,
-so they are written for memory bandwidth: they walk the inputs in cache-sized
-blocks (a loop over blocks of 65,536 customers, not over customers), check each
-block with one integer max-reduction per input while it is in cache, and compute
-into the output with ``out=`` ufuncs and one block-sized scratch buffer. The slow
-search for the offending index runs only when a check fails.
+`visit_priority`, `scheduled_time` and `priority_and_time` run on every active
+customer of every run, so they are written for memory bandwidth. When every input
+has the broadcast shape or is a single number, they walk the inputs in cache-sized
+blocks (a loop over blocks of 65,536 customers, not over customers) shared by up to
+one thread per core (NumPy releases the GIL inside each ufunc). While a block is in
+cache, each of its inputs and outputs is checked with one read-only pass (T's only
+when the peaks of P, T5 and T6 do not already bound it below infinity), and it is
+computed with ``out=`` ufuncs in the formula's order. Any alarm abandons the pass
+for the exact path: whole-array checks, the formula, then the overflow check. Both
+paths do the same float operations in the same order, so results and error
+messages do not depend on the path, the block size or the thread count.
+
+(numexpr was measured for this and not used: its interpreter runs every operation
+as a scalar loop, about twice NumPy's SIMD time per element on one core, which
+costs more than the temporaries it saves once the blocks fit in cache.)
 """
 
+import itertools
+import os
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -39,8 +53,10 @@ __all__ = [
     "booked_minutes",
     "effort_hours",
     "haversine_km",
+    "kernel_threads",
     "per_tier",
     "pipeline_feature",
+    "priority_and_time",
     "scheduled_time",
     "travel_km",
     "urgency_feature",
@@ -54,19 +70,17 @@ BASE_EFFORT_HOURS = 0.25  # T4 = 0.25 + travel_km / speed_kmh
 BOOKING_STEP_MINUTES = 5.0
 MIN_BOOKED_MINUTES = 15.0
 
-# Blocks of 2**16 float64 (512 KiB per array): large enough that the per-call cost of
-# the ~10 ufuncs per block is negligible, small enough that a block's arrays stay in
-# cache between its passes. Measured best on the reference machine (bench/).
+# Blocks of 2**16 float64 (512 KiB per array): large enough that the ~15 NumPy calls
+# per block cost little next to their work, small enough that a block's arrays stay
+# in cache between its passes. Measured on the reference machine (bench/).
 _BLOCK = 1 << 16
-# +0.0 up to the largest finite float are exactly the bit patterns below +inf's when
-# read as uint64; negatives (and -0.0), infinities and NaNs all read as larger.
-_INF_BITS = np.uint64(0x7FF0000000000000)
-_max = np.maximum.reduce
-
-
-def _nonneg_finite_fast(block: np.ndarray) -> bool:
-    """One reduction: True when every element is in [+0.0, max float] (-0.0 is a false alarm)."""
-    return block.size == 0 or bool(_max(block.view(np.uint64), axis=None) < _INF_BITS)
+# Below this many elements one thread does it all: handing blocks to a helper costs
+# more than it saves.
+_PARALLEL_MIN = 4 * _BLOCK
+# The kernels are memory-bound: more threads than this only compete for bandwidth.
+_MAX_THREADS = 4
+_INF_BITS = 0x7FF0000000000000  # +inf read as uint64, see `_Flat.peak`
+_INF = float("inf")
 
 
 _thread_state = threading.local()
@@ -75,7 +89,7 @@ _thread_state = threading.local()
 def _scratch() -> np.ndarray:
     """This thread's block-sized scratch buffer, allocated once.
 
-    A fresh 512 KiB array per call would be a fresh mmap, ~130 page faults each time.
+    A fresh 512 KiB array per block would be a fresh mmap, ~130 page faults each time.
     """
     buffer = getattr(_thread_state, "scratch", None)
     if buffer is None:
@@ -83,11 +97,178 @@ def _scratch() -> np.ndarray:
     return buffer
 
 
+# --- threads -----------------------------------------------------------------------------
+
+_threads_wanted: ContextVar[int | None] = ContextVar("scoring_kernel_threads", default=None)
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_cores: int | None = None
+
+
+@contextmanager
+def kernel_threads(count: int) -> Iterator[None]:
+    """Inside ``with kernel_threads(count):`` the P/T kernels use at most `count` threads.
+
+    The default is one per core, at most 4, for inputs of 4 blocks or more. Results
+    and errors are the same for every count; `kernel_threads(1)` keeps the work on
+    the calling thread (benchmarks, or processes that already fill every core).
+    """
+    if int(count) != count or count < 1:
+        raise ValueError(f"count is {count!r}: must be an integer >= 1")
+    token = _threads_wanted.set(int(count))
+    try:
+        yield
+    finally:
+        _threads_wanted.reset(token)
+
+
+def _thread_count(n: int) -> int:
+    global _cores
+    if n < _PARALLEL_MIN:
+        return 1
+    wanted = _threads_wanted.get()
+    if wanted is None:
+        if _cores is None:
+            _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        wanted = _cores
+    return max(1, min(wanted, _MAX_THREADS, -(-n // _BLOCK)))
+
+
+def _helpers() -> ThreadPoolExecutor:
+    """The process's helper threads, started on first use (threads start on demand)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_MAX_THREADS - 1, thread_name_prefix="scoring-kernel")
+        return _pool
+
+
+def _forget_threads() -> None:
+    # A forked child (Celery prefork, gunicorn) has none of the parent's threads.
+    global _pool, _pool_lock, _cores
+    _pool, _pool_lock, _cores = None, threading.Lock(), None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads)
+
+
+# --- the blocked fast pass -----------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Pass:
+    """One attempt over `size` elements; threads claim blocks from a shared counter.
+
+    `body(start, stop, scratch)` checks and computes block [start, stop) (with a
+    block-long scratch buffer) and returns False on any alarm. An alarm stops every
+    thread; the caller then takes the exact path, so no error is raised from here.
+    """
+
+    size: int
+    body: Callable[[int, int, np.ndarray], bool]
+    claim: Callable[[], int] = field(default_factory=lambda: itertools.count().__next__)
+    stop: bool = False
+    alarm: bool = False
+
+    def run(self) -> None:
+        scratch = _scratch()
+        size, body, claim = self.size, self.body, self.claim
+        # errstate is per thread: overflow or 0/0 is expected here and caught by the checks.
+        with np.errstate(all="ignore"):
+            while not self.stop:
+                start = claim() * _BLOCK
+                if start >= size:
+                    return
+                stop = min(start + _BLOCK, size)
+                if not body(start, stop, scratch[: stop - start]):
+                    self.alarm = self.stop = True
+
+
+def _fast_pass(size: int, body: Callable[[int, int, np.ndarray], bool]) -> bool:
+    """Run `body` over every block, on up to `_thread_count(size)` threads; False on any alarm."""
+    job = _Pass(size, body)
+    helpers: list[Future[None]] = []
+    threads = _thread_count(size)
+    if threads > 1:
+        pool = _helpers()
+        for _ in range(threads - 1):
+            try:
+                helpers.append(pool.submit(job.run))
+            except RuntimeError:  # interpreter shutting down: the threads already running do it all
+                break
+    try:
+        job.run()
+    except BaseException:
+        job.stop = True  # the helpers finish their current block and return
+        raise
+    finally:
+        for helper in helpers:
+            # A helper still queued behind another call's work is not waited for.
+            if not helper.cancel():
+                helper.result()
+    return not job.alarm
+
+
 @dataclass(frozen=True, eq=False)  # arrays: compare fields explicitly
 class _Input:
     name: str
     values: np.ndarray  # float64, the caller's shape
-    rule: Callable[[str, np.ndarray], Check]  # exact rule; its fast test is `_nonneg_finite_fast`
+    rule: Callable[[str, np.ndarray], Check]  # exact rule; its fast test is `_Flat.peak`
+
+
+@dataclass(frozen=True, eq=False)
+class _Flat:
+    """One operand of the fast pass: 1-D, of the broadcast size."""
+
+    values: np.ndarray  # a stride-0 view for a single number
+    bits: np.ndarray | None  # `values` as uint64, checked block by block; None: a single number, checked whole
+
+    def peak(self, start: int, stop: int) -> float:
+        """The largest element of [start, stop), or -1.0 (an alarm) unless all are in [+0.0, max float].
+
+        One pass: +0.0 up to the largest finite float are exactly the bit patterns
+        below +inf's when read as uint64, in the same order; negatives (and -0.0, a
+        false alarm that the exact path sorts out), infinities and NaNs all read as
+        larger. `argmax` costs a fraction of `np.maximum.reduce` per call.
+        """
+        if self.bits is None:
+            return float(self.values[0])
+        bits = self.bits[start:stop]
+        top = bits.argmax()
+        return -1.0 if bits[top] >= _INF_BITS else float(self.values[start + top])
+
+
+def _flat(values: np.ndarray) -> _Flat:
+    return _Flat(values, values.view(np.uint64))
+
+
+def _flat_operands(inputs: Sequence[_Input], shape: tuple[int, ...]) -> list[_Flat] | None:
+    """The operands of the fast pass, or None when it does not apply.
+
+    An input of the broadcast shape is flattened (a copy only if it is not
+    contiguous); a valid single number becomes a stride-0 view (NumPy's scalar
+    loops). Any other broadcast, or an invalid single number, takes the exact path.
+    """
+    size = int(np.prod(shape))
+    operands = []
+    for inp in inputs:
+        if inp.values.shape == shape:
+            operands.append(_flat(inp.values.reshape(-1)))
+        elif inp.values.size == 1 and not inp.rule(inp.name, inp.values).bad.any():
+            operands.append(_Flat(np.broadcast_to(inp.values.reshape(()), (size,)), None))
+        else:
+            return None
+    return operands
+
+
+def _time_is_finite(p_peak: float, t5_peak: float, t6_peak: float) -> bool:
+    """Whether T = P*T6 + T5 is finite wherever P, T5, T6 lie in [0, their peaks].
+
+    Rounding is monotonic, so fl(fl(p*t6) + t5) <= fl(fl(P*T6) + T5) element by
+    element: when this bound is finite, T needs no pass of its own.
+    """
+    return p_peak * t6_peak + t5_peak < _INF
 
 
 def _raise_first_invalid(inputs: Sequence[_Input]) -> None:
@@ -96,57 +277,24 @@ def _raise_first_invalid(inputs: Sequence[_Input]) -> None:
         raise ValueError(invalid_message(*found))
 
 
-def _blocked(
-    inputs: Sequence[_Input],
-    compute: Callable[[list[np.ndarray], np.ndarray, np.ndarray], None],
-    output_name: str,
-) -> np.ndarray:
-    """Validate and evaluate a non-negative element-wise formula block by block.
+def _exact(inputs: Sequence[_Input], formula: Callable[..., np.ndarray], output_name: str) -> np.ndarray:
+    """The reference path: exact checks over whole inputs, the formula, then the overflow check.
 
-    `compute(blocks, out, scratch)` writes the formula of one block into `out`. The
-    output must come out finite and >= 0 from valid inputs; an input rule stricter
-    than "finite and >= 0" (T4 > 0) is caught there too, since T4 = 0 makes P
-    infinite or NaN. Any failure falls back to the exact checks over all inputs,
-    so the error always names the first offending input element; a non-finite
-    output from valid inputs (overflow) is reported as such.
+    Input errors win over an overflow anywhere; the output must come out finite
+    (>= 0 follows from valid inputs), else the first non-finite element is named.
     """
-    shape = np.broadcast_shapes(*(inp.values.shape for inp in inputs))
-    out = np.empty(shape, dtype=np.float64)
-    n = out.size
-    if n == 0:
-        return out
-    flats: list[np.ndarray] = []
-    blockwise: list[bool] = []
-    for inp in inputs:
-        if inp.values.shape == shape:
-            flats.append(inp.values.reshape(-1))
-            blockwise.append(True)
-        else:
-            # A broadcast (smaller) input is checked once, whole, here.
-            if not _nonneg_finite_fast(inp.values) and inp.rule(inp.name, inp.values).bad.any():
-                _raise_first_invalid(inputs)
-            flats.append(np.broadcast_to(inp.values, shape).reshape(-1))
-            blockwise.append(False)
-    out_flat = out.reshape(-1)
-    scratch = _scratch()
-    # The fast checks read the blocks as uint64 (see `_INF_BITS`); views made once.
-    checked = [
-        (inp, flat, flat.view(np.uint64)) for inp, flat, check in zip(inputs, flats, blockwise, strict=True) if check
-    ]
-    out_bits = out_flat.view(np.uint64)
-    for start in range(0, n, _BLOCK):
-        stop = min(start + _BLOCK, n)
-        for inp, flat, bits in checked:
-            if _max(bits[start:stop]) >= _INF_BITS and inp.rule(inp.name, flat[start:stop]).bad.any():
-                _raise_first_invalid(inputs)
-        out_block = out_flat[start:stop]
-        compute([flat[start:stop] for flat in flats], out_block, scratch[: stop - start])
-        if _max(out_bits[start:stop]) >= _INF_BITS and not np.isfinite(out_block).all():
-            _raise_first_invalid(inputs)
-            position = start + int(np.argmax(~np.isfinite(out_block)))
-            overflow = Check(output_name, out_block, ~np.isfinite(out_block), "finite (the inputs are too large)")
-            raise ValueError(invalid_message(overflow, index_at(position, shape), out_flat[position].item()))
+    _raise_first_invalid(inputs)
+    with np.errstate(all="ignore"):
+        out = np.asarray(formula(*(inp.values for inp in inputs)), dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        position = int(np.argmax(bad.reshape(-1)))
+        overflow = Check(output_name, out, bad, "finite (the inputs are too large)")
+        raise ValueError(invalid_message(overflow, index_at(position, out.shape), out.reshape(-1)[position].item()))
     return out
+
+
+# --- P and T ---------------------------------------------------------------------------------
 
 
 def _weights(weights: Sequence[float]) -> tuple[float, float, float]:
@@ -157,6 +305,55 @@ def _weights(weights: Sequence[float]) -> tuple[float, float, float]:
     return float(w[0]), float(w[1]), float(w[2])
 
 
+def _priority_formula(w: tuple[float, float, float]) -> Callable[..., np.ndarray]:
+    w1, w2, w3 = w
+    return lambda t1, t2, t3, t4: (t1 * w1 + t2 * w2 + t3 * w3) / t4
+
+
+def _time_formula(p: np.ndarray, t5: np.ndarray, t6: np.ndarray) -> np.ndarray:
+    return p * t6 + t5
+
+
+def _priority_block(
+    blocks: Sequence[np.ndarray], w: tuple[float, float, float], out: np.ndarray, scratch: np.ndarray
+) -> None:
+    """`_priority_formula` into `out`: the same operations in the same order."""
+    b1, b2, b3, b4 = blocks
+    np.multiply(b1, w[0], out=out)
+    np.multiply(b2, w[1], out=scratch)
+    np.add(out, scratch, out=out)
+    np.multiply(b3, w[2], out=scratch)
+    np.add(out, scratch, out=out)
+    np.divide(out, b4, out=out)
+
+
+def _time_block(bp: np.ndarray, b5: np.ndarray, b6: np.ndarray, out: np.ndarray) -> None:
+    """`_time_formula` into `out`."""
+    np.multiply(bp, b6, out=out)
+    np.add(out, b5, out=out)
+
+
+def _priority_inputs(t1: npt.ArrayLike, t2: npt.ArrayLike, t3: npt.ArrayLike, t4: npt.ArrayLike) -> list[_Input]:
+    return [
+        _Input("t1", as_float_array(t1), check_nonneg),
+        _Input("t2", as_float_array(t2), check_nonneg),
+        _Input("t3", as_float_array(t3), check_nonneg),
+        _Input("t4", as_float_array(t4), check_positive),
+    ]
+
+
+def _time_inputs(p: npt.ArrayLike, t5: npt.ArrayLike, t6: npt.ArrayLike) -> list[_Input]:
+    return [_Input("p", as_float_array(p), check_nonneg), *_minutes_inputs(t5, t6)]
+
+
+def _minutes_inputs(t5: npt.ArrayLike, t6: npt.ArrayLike) -> list[_Input]:
+    return [_Input("t5", as_float_array(t5), check_nonneg), _Input("t6", as_float_array(t6), check_nonneg)]
+
+
+def _shape(inputs: Sequence[_Input]) -> tuple[int, ...]:
+    return np.broadcast_shapes(*(inp.values.shape for inp in inputs))
+
+
 def visit_priority(
     t1: npt.ArrayLike, t2: npt.ArrayLike, t3: npt.ArrayLike, t4: npt.ArrayLike, weights: Sequence[float]
 ) -> np.ndarray:
@@ -165,42 +362,95 @@ def visit_priority(
     T1..T3 finite and >= 0, T4 finite and > 0, `weights` three finite numbers >= 0;
     otherwise ValueError naming the first offending index and value.
     """
-    w1, w2, w3 = _weights(weights)
+    w = _weights(weights)
+    inputs = _priority_inputs(t1, t2, t3, t4)
+    shape = _shape(inputs)
+    operands = _flat_operands(inputs, shape)
+    if operands is not None:
+        out = np.empty(shape, dtype=np.float64)
+        p = _flat(out.reshape(-1))
+        f1, f2, f3, f4 = operands
 
-    def compute(blocks: list[np.ndarray], out: np.ndarray, scratch: np.ndarray) -> None:
-        b1, b2, b3, b4 = blocks
-        np.multiply(b1, w1, out=out)
-        np.multiply(b2, w2, out=scratch)
-        np.add(out, scratch, out=out)
-        np.multiply(b3, w3, out=scratch)
-        np.add(out, scratch, out=out)
-        np.divide(out, b4, out=out)
+        def body(start: int, stop: int, scratch: np.ndarray) -> bool:
+            # T4 = 0 passes this check and is caught through P (inf or NaN).
+            if min(f1.peak(start, stop), f2.peak(start, stop), f3.peak(start, stop), f4.peak(start, stop)) < 0.0:
+                return False
+            blocks = (f1.values[start:stop], f2.values[start:stop], f3.values[start:stop], f4.values[start:stop])
+            _priority_block(blocks, w, p.values[start:stop], scratch)
+            return p.peak(start, stop) >= 0.0
 
-    inputs = [
-        _Input("t1", as_float_array(t1), check_nonneg),
-        _Input("t2", as_float_array(t2), check_nonneg),
-        _Input("t3", as_float_array(t3), check_nonneg),
-        _Input("t4", as_float_array(t4), check_positive),
-    ]
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        return _blocked(inputs, compute, "P")
+        if out.size == 0 or _fast_pass(out.size, body):
+            return out
+    return _exact(inputs, _priority_formula(w), "P")
 
 
 def scheduled_time(p: npt.ArrayLike, t5: npt.ArrayLike, t6: npt.ArrayLike) -> np.ndarray:
     """T = T5 + P * T6, in minutes (spec section 1). P, T5, T6 finite and >= 0."""
+    inputs = _time_inputs(p, t5, t6)
+    shape = _shape(inputs)
+    operands = _flat_operands(inputs, shape)
+    if operands is not None:
+        out = np.empty(shape, dtype=np.float64)
+        t = _flat(out.reshape(-1))
+        fp, f5, f6 = operands
 
-    def compute(blocks: list[np.ndarray], out: np.ndarray, scratch: np.ndarray) -> None:
-        bp, b5, b6 = blocks
-        np.multiply(bp, b6, out=out)
-        np.add(out, b5, out=out)
+        def body(start: int, stop: int, scratch: np.ndarray) -> bool:
+            p_peak, t5_peak, t6_peak = fp.peak(start, stop), f5.peak(start, stop), f6.peak(start, stop)
+            if min(p_peak, t5_peak, t6_peak) < 0.0:
+                return False
+            _time_block(fp.values[start:stop], f5.values[start:stop], f6.values[start:stop], t.values[start:stop])
+            return _time_is_finite(p_peak, t5_peak, t6_peak) or t.peak(start, stop) >= 0.0
 
-    inputs = [
-        _Input("p", as_float_array(p), check_nonneg),
-        _Input("t5", as_float_array(t5), check_nonneg),
-        _Input("t6", as_float_array(t6), check_nonneg),
-    ]
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _blocked(inputs, compute, "T")
+        if out.size == 0 or _fast_pass(out.size, body):
+            return out
+    return _exact(inputs, _time_formula, "T")
+
+
+def priority_and_time(
+    t1: npt.ArrayLike,
+    t2: npt.ArrayLike,
+    t3: npt.ArrayLike,
+    t4: npt.ArrayLike,
+    t5: npt.ArrayLike,
+    t6: npt.ArrayLike,
+    weights: Sequence[float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(P, T) of spec section 1 in one pass over the inputs.
+
+    The same arrays, and the same errors, as
+    ``p = visit_priority(t1, t2, t3, t4, weights); scheduled_time(p, t5, t6)``; each
+    block's P is turned into T while it is still in cache, so P is never read back
+    from memory.
+    """
+    w = _weights(weights)
+    p_inputs = _priority_inputs(t1, t2, t3, t4)
+    t_inputs = _minutes_inputs(t5, t6)
+    inputs = [*p_inputs, *t_inputs]
+    shape = _shape(inputs)
+    # One pass needs P of the final shape: T5 and T6 must not broadcast P any larger.
+    operands = _flat_operands(inputs, shape) if _shape(p_inputs) == shape else None
+    if operands is not None:
+        p_out = np.empty(shape, dtype=np.float64)
+        t_out = np.empty(shape, dtype=np.float64)
+        p, t = _flat(p_out.reshape(-1)), _flat(t_out.reshape(-1))
+        f1, f2, f3, f4, f5, f6 = operands
+
+        def body(start: int, stop: int, scratch: np.ndarray) -> bool:
+            if min(f1.peak(start, stop), f2.peak(start, stop), f3.peak(start, stop), f4.peak(start, stop)) < 0.0:
+                return False
+            p_block, t_block = p.values[start:stop], t.values[start:stop]
+            blocks = (f1.values[start:stop], f2.values[start:stop], f3.values[start:stop], f4.values[start:stop])
+            _priority_block(blocks, w, p_block, t_block)  # T's block is the scratch: one array less in cache
+            p_peak, t5_peak, t6_peak = p.peak(start, stop), f5.peak(start, stop), f6.peak(start, stop)
+            if min(p_peak, t5_peak, t6_peak) < 0.0:
+                return False
+            _time_block(p_block, f5.values[start:stop], f6.values[start:stop], t_block)
+            return _time_is_finite(p_peak, t5_peak, t6_peak) or t.peak(start, stop) >= 0.0
+
+        if p_out.size == 0 or _fast_pass(p_out.size, body):
+            return p_out, t_out
+    p_exact = _exact(p_inputs, _priority_formula(w), "P")
+    return p_exact, _exact([_Input("p", p_exact, check_nonneg), *t_inputs], _time_formula, "T")
 
 
 def _log_scaled(name: str, values: npt.ArrayLike) -> np.ndarray:

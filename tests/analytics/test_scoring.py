@@ -1,6 +1,8 @@
 """Spec section 1 kernels against hand-computed numbers and a literal scalar reference."""
 
 import math
+import multiprocessing
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -448,3 +450,208 @@ def test_concurrent_calls_do_not_share_scratch():
         results = list(pool.map(run, cases))
     for (t1, t4), p in zip(cases, results, strict=True):
         np.testing.assert_array_equal(p, (0.5 * t1 + 0.3 * t1 + 0.2 * t1) / t4)
+
+
+# --- P and T in one pass, on several threads: the same numbers and errors on every path ----------
+
+# Past 4 blocks of 65,536 the kernels share the blocks between threads; ragged last block.
+LARGE = 300_003
+# Valid values, the edges, and every kind of invalid input, so errors and false alarms
+# (-0.0 is valid but fails the one-pass check) are drawn often.
+edge = st.sampled_from([0.0, -0.0, 0.25, 1.0, 5e-324, 1e-300, 1e300, -1.0, -5e-324, math.nan, math.inf, -math.inf])
+mostly_valid = st.one_of(edge, st.floats(min_value=0.0, max_value=100.0))
+
+
+def outcome(fn):
+    """The arrays `fn` returns, or the message of the ValueError it raises."""
+    try:
+        result = fn()
+    except ValueError as error:
+        return str(error)
+    return tuple(result) if isinstance(result, tuple) else (result,)
+
+
+def assert_same_outcome(got, expected):
+    if isinstance(expected, str):
+        assert got == expected
+        return
+    assert not isinstance(got, str), got
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert (g.shape, g.dtype) == (e.shape, e.dtype)
+        assert g.tobytes() == e.tobytes()  # to the last bit, -0.0 included
+
+
+def two_calls(t1, t2, t3, t4, t5, t6, w):
+    p = scoring.visit_priority(t1, t2, t3, t4, w)
+    return p, scoring.scheduled_time(p, t5, t6)
+
+
+def large_inputs(seed=3):
+    rng = np.random.default_rng(seed)
+    return [rng.random(LARGE), 3 * rng.random(LARGE), rng.random(LARGE), 0.25 + 2 * rng.random(LARGE)] + [
+        rng.choice([60.0, 45.0, 30.0], LARGE),
+        rng.choice([20.0, 15.0, 10.0], LARGE),
+    ]
+
+
+def test_combined_hand_computed():
+    # As in test_priority_and_time_hand_computed: P = 2.0; T = 60 + 2*20, 45 + 2*15, 30 + 2*10.
+    p, t = scoring.priority_and_time(1.0, [3.0, 3.0, 3.0], 0.5, 0.75, [60.0, 45.0, 30.0], [20.0, 15.0, 10.0], W)
+    assert p.tolist() == pytest.approx([2.0, 2.0, 2.0], abs=1e-12)
+    assert t.tolist() == pytest.approx([100.0, 75.0, 50.0], abs=1e-9)
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    st.integers(min_value=0, max_value=12).flatmap(
+        lambda n: st.tuples(*(st.one_of(mostly_valid, hnp.arrays(np.float64, n, elements=mostly_valid)),) * 6)
+    ),
+    weights,
+)
+def test_combined_same_results_and_errors_as_two_calls(args, w):
+    expected = outcome(lambda: two_calls(*args, w))
+    assert_same_outcome(outcome(lambda: scoring.priority_and_time(*args, w)), expected)
+    with scoring.kernel_threads(1):
+        assert_same_outcome(outcome(lambda: two_calls(*args, w)), expected)
+
+
+def test_combined_keeps_the_two_call_shapes():
+    # T5/T6 broadcast P no larger in scheduled_time than in visit_priority's own result.
+    p, t = scoring.priority_and_time(1.0, 3.0, 0.5, 0.75, [60.0, 45.0], 20.0, W)
+    assert (p.shape, t.shape) == ((), (2,))
+    assert float(p) == pytest.approx(2.0)
+    assert t.tolist() == pytest.approx([100.0, 85.0])
+    p, t = scoring.priority_and_time([[1.0], [0.0]], [3.0, 0.0], 0.0, 2.0, 10.0, [1.0, 2.0], (1.0, 1.0, 1.0))
+    assert p.tolist() == [[2.0, 0.5], [1.5, 0.0]]
+    assert t.tolist() == [[12.0, 11.0], [11.5, 10.0]]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_threads_and_blocks_give_the_formula_to_the_last_bit(threads):
+    t1, t2, t3, t4, t5, t6 = large_inputs()
+    expected_p = (0.5 * t1 + 0.3 * t2 + 0.2 * t3) / t4
+    expected_t = t5 + expected_p * t6
+    with scoring.kernel_threads(threads):
+        p, t = scoring.priority_and_time(t1, t2, t3, t4, t5, t6, W)
+        p2 = scoring.visit_priority(t1, t2, t3, t4, W)
+        t2_ = scoring.scheduled_time(p2, t5, t6)
+        t_scalars = scoring.scheduled_time(p2, 45.0, 15.0)  # single numbers: stride-0 operands
+    for got, expected in ((p, expected_p), (t, expected_t), (p2, expected_p), (t2_, expected_t)):
+        assert got.tobytes() == expected.tobytes()
+    assert t_scalars.tobytes() == (45.0 + expected_p * 15.0).tobytes()
+    if threads > 1:
+        assert any(thread.name.startswith("scoring-kernel") for thread in threading.enumerate())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threaded_errors_name_the_lowest_index(threads):
+    t1, t2, t3, t4, t5, t6 = large_inputs()
+    t1[250_000] = -1.0  # a later block, found first by whichever thread gets there
+    t3[70_001] = math.nan
+    t6[5] = -0.5  # after P's inputs in the two-call order, but a lower index
+    t4[65_536] = 1e-310  # P overflows at the first element of block 1
+    t2[65_536] = 1e300
+    with scoring.kernel_threads(threads):
+        for fn in (scoring.priority_and_time, two_calls):
+            with pytest.raises(ValueError, match=r"^t3 at index 70001 is nan: must be a finite number >= 0$"):
+                fn(t1, t2, t3, t4, t5, t6, W)
+        t3[70_001] = 0.5
+        t1[250_000] = 0.5
+        for fn in (scoring.priority_and_time, two_calls):
+            with pytest.raises(
+                ValueError, match=r"^P at index 65536 is inf: must be finite \(the inputs are too large"
+            ):
+                fn(t1, t2, t3, t4, t5, t6, W)
+        t2[65_536] = t4[65_536] = 1.0
+        for fn in (scoring.priority_and_time, two_calls):
+            with pytest.raises(ValueError, match=r"^t6 at index 5 is -0\.5: must be a finite number >= 0$"):
+                fn(t1, t2, t3, t4, t5, t6, W)
+
+
+def test_time_overflow_is_named_and_a_large_bound_is_not_an_error():
+    # Peaks 1e200 and 1e200 bound T at inf, yet no element overflows: T is returned.
+    p, t5, t6 = np.array([1e200, 1.0, 2.0]), np.zeros(3), np.array([1.0, 1e200, 3.0])
+    assert scoring.scheduled_time(p, t5, t6).tolist() == [1e200, 1e200, 6.0]
+    assert scoring.priority_and_time(p, 0.0, 0.0, 2.0, t5, t6, (1.0, 0.0, 0.0))[1].tolist() == [5e199, 5e199, 3.0]
+    with pytest.raises(ValueError, match=r"^T at index 1 is inf: must be finite \(the inputs are too large\)$"):
+        scoring.scheduled_time([1.0, 1e300, 1.0], 0.0, [1.0, 1e10, 1.0])
+    with pytest.raises(ValueError, match=r"^T at index 1 is inf"):
+        scoring.priority_and_time([1.0, 1e300], 0.0, 0.0, 1.0, 0.0, [1.0, 1e10], (1.0, 0.0, 0.0))
+
+
+def test_infinite_t4_is_rejected_though_p_would_be_zero():
+    t4 = np.ones(LARGE)
+    t4[200_000] = math.inf
+    for fn in (scoring.priority_and_time, two_calls):
+        with pytest.raises(ValueError, match=r"^t4 at index 200000 is inf: must be a finite number > 0$"):
+            fn(0.0, 0.0, 0.0, t4, 1.0, 1.0, W)
+
+
+def test_negative_zero_in_a_large_input_is_valid():
+    # -0.0 fails the one-pass check (a false alarm): the exact path must give the same numbers.
+    t1, t2, t3, t4, t5, t6 = large_inputs()
+    t1[123_456] = t5[200_001] = -0.0
+    expected_p = (0.5 * t1 + 0.3 * t2 + 0.2 * t3) / t4
+    with scoring.kernel_threads(2):
+        p, t = scoring.priority_and_time(t1, t2, t3, t4, t5, t6, W)
+    assert p.tobytes() == expected_p.tobytes()
+    assert t.tobytes() == (t5 + expected_p * t6).tobytes()
+
+
+def test_strided_and_fortran_order_inputs():
+    rng = np.random.default_rng(5)
+    t1 = rng.random((600, 500))[::2]  # a strided view, shape (300, 500)
+    t2 = np.asfortranarray(3 * rng.random((300, 500)))
+    t3, t4 = rng.random((300, 500)), 0.25 + rng.random((300, 500))
+    expected = (0.5 * t1 + 0.3 * t2 + 0.2 * t3) / t4
+    p, t = scoring.priority_and_time(t1, t2, t3, t4, 30.0, t2, W)
+    assert p.shape == (300, 500)
+    assert p.tobytes() == expected.tobytes()
+    assert t.tobytes() == (30.0 + expected * t2).tobytes()
+    t2[123, 45] = -1.0
+    with pytest.raises(ValueError, match=r"^t2 at index \(123, 45\) is -1\.0"):
+        scoring.priority_and_time(t1, t2, t3, t4, 30.0, 10.0, W)
+
+
+def test_concurrent_threaded_calls_share_the_helpers():
+    cases = [large_inputs(seed) for seed in range(3)]
+
+    def run(case):
+        return scoring.priority_and_time(*case, W)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(run, cases))
+    for (t1, t2, t3, t4, t5, t6), (p, t) in zip(cases, results, strict=True):
+        expected_p = (0.5 * t1 + 0.3 * t2 + 0.2 * t3) / t4
+        assert p.tobytes() == expected_p.tobytes()
+        assert t.tobytes() == (t5 + expected_p * t6).tobytes()
+
+
+def _threaded_priority_in_child(queue):
+    t1, t2, t3, t4, _, _ = large_inputs()
+    with scoring.kernel_threads(2):
+        p = scoring.visit_priority(t1, t2, t3, t4, W)
+    helpers = [thread.name for thread in threading.enumerate() if thread.name.startswith("scoring-kernel")]
+    queue.put((p.tobytes() == ((0.5 * t1 + 0.3 * t2 + 0.2 * t3) / t4).tobytes(), len(helpers)))
+
+
+def test_threads_start_afresh_in_a_forked_child():
+    # Celery prefork and gunicorn fork workers: the parent's helper threads do not exist there.
+    with scoring.kernel_threads(2):
+        scoring.visit_priority(*large_inputs()[:4], W)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_threaded_priority_in_child, args=(queue,))
+    child.start()
+    exact, helpers = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert exact
+    assert helpers >= 1  # the child started its own helper
+
+
+@pytest.mark.parametrize("count", [0, -1, 1.5])
+def test_kernel_threads_rejects(count):
+    with pytest.raises(ValueError, match=r"^count is .*: must be an integer >= 1$"), scoring.kernel_threads(count):
+        pass
