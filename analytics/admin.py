@@ -1,57 +1,23 @@
 """Admin of scoring policies (versioned, activated by action) and the read-only run results."""
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from analytics.models import CustomerScore, PlanRun, ScoringPolicy
-
-POLICY_VALUE_FIELDS = (
-    "w1",
-    "w2",
-    "w3",
-    "t5_a",
-    "t5_b",
-    "t5_c",
-    "t6_a",
-    "t6_b",
-    "t6_c",
-    "max_visit_minutes",
-    "speed_kmh",
-    "default_travel_km",
+from analytics.services import (
+    POLICY_VALUE_FIELDS,
+    scoring_policy_activate,
+    scoring_policy_duplicate,
+    scoring_policy_in_use,
 )
-
-
-def scoring_policy_in_use(*, policy: ScoringPolicy) -> bool:
-    """True once a run or a score refers to the policy: from then on it is never edited in place."""
-    annotated = getattr(policy, "has_runs", None)
-    if annotated is not None:
-        return policy.has_runs or policy.has_scores
-    return PlanRun.objects.filter(policy=policy).exists() or CustomerScore.objects.filter(policy=policy).exists()
-
-
-@transaction.atomic
-def scoring_policy_duplicate(*, policy: ScoringPolicy) -> ScoringPolicy:
-    """Copy the policy's values into a new, inactive version numbered max + 1."""
-    # Two admins duplicating at the same instant would pick the same number: the
-    # unique version constraint rejects the second rather than a lock serialising them.
-    next_version = (ScoringPolicy.objects.aggregate(top=Max("version"))["top"] or 0) + 1
-    values = {field: getattr(policy, field) for field in POLICY_VALUE_FIELDS}
-    return ScoringPolicy.objects.create(version=next_version, name=policy.name, active=False, **values)
-
-
-@transaction.atomic
-def scoring_policy_activate(*, policy: ScoringPolicy) -> None:
-    """Make `policy` the only active one; the next scoring run uses it."""
-    # Deactivate first: the partial unique constraint allows one active row at any moment.
-    ScoringPolicy.objects.filter(active=True).exclude(pk=policy.pk).update(active=False)
-    ScoringPolicy.objects.filter(pk=policy.pk).update(active=True)
-    policy.active = True
 
 
 @admin.register(ScoringPolicy)
@@ -93,7 +59,6 @@ class ScoringPolicyAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .annotate(
                 has_runs=Exists(PlanRun.objects.filter(policy=OuterRef("pk"))),
-                has_scores=Exists(CustomerScore.objects.filter(policy=OuterRef("pk"))),
             )
         )
 
@@ -174,6 +139,14 @@ class ScoringPolicyAdmin(admin.ModelAdmin):
         )
 
 
+def nightly_schedule_text() -> str:
+    """The beat schedule of the nightly job, in words, for admins."""
+    return _g("Nightly job (scores, then visit plans) every day at %(time)s, %(zone)s (setting NIGHTLY_AT).") % {
+        "time": settings.NIGHTLY_AT,
+        "zone": settings.TIME_ZONE,
+    }
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Results written by runs: viewable, never added, edited or deleted by hand."""
 
@@ -224,6 +197,25 @@ class PlanRunAdmin(ReadOnlyAdmin):
         (_("Error"), {"fields": ("error",)}),
     )
     readonly_fields = ("progress",)
+    change_list_template = "admin/analytics/planrun/change_list.html"
+
+    def get_urls(self):
+        run_now = self.admin_site.admin_view(self.run_nightly_now)
+        return [path("run-nightly/", run_now, name="analytics_planrun_run_nightly"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "nightly_schedule": nightly_schedule_text()}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def run_nightly_now(self, request):
+        """Queue the nightly job (missed sweep, scores, plans) now; POST only."""
+        if request.method != "POST" or not request.user.has_perm("analytics.view_planrun"):
+            raise PermissionDenied
+        from analytics.tasks import nightly
+
+        transaction.on_commit(lambda: nightly.delay(requested_by_id=request.user.pk))
+        self.message_user(request, _g("The nightly job was queued: scores, then every rep's plan."), messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:analytics_planrun_changelist"))
 
     @admin.display(description=_("progress"))
     def progress(self, obj: PlanRun) -> str:

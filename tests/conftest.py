@@ -1,5 +1,6 @@
 import pytest
 
+from config.celery import app
 from tests.factories import RepProfileFactory, TeamFactory, UserFactory
 
 
@@ -47,3 +48,12 @@ def pytest_report_header(config):
     vendor = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     broker = "redis" if settings.REDIS_URL else "in-process"
     return [f"DATABASE={vendor} BROKER={broker}"]
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks in-process for a unit test, whatever REDIS_URL says (worker tests use a real worker)."""
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous

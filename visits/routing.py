@@ -8,18 +8,6 @@ what a rep drives.
 import numpy as np
 from numpy.typing import ArrayLike
 
-EARTH_RADIUS_KM = 6371.0088
-
-
-def distance_matrix_km(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
-    """Great-circle distances between every pair of points (degrees in, km out)."""
-    phi = np.radians(np.asarray(lat, dtype=np.float64))
-    lam = np.radians(np.asarray(lon, dtype=np.float64))
-    dphi = phi[:, None] - phi[None, :]
-    dlam = lam[:, None] - lam[None, :]
-    a = np.sin(dphi / 2) ** 2 + np.cos(phi[:, None]) * np.cos(phi[None, :]) * np.sin(dlam / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-
 
 def tour_length(route: ArrayLike, dist: np.ndarray) -> float:
     """Length of the closed tour base -> route... -> base (route holds stop indices >= 1)."""

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -143,6 +144,20 @@ else:
     CELERY_TASK_EAGER_PROPAGATES = True
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TIMEZONE = TIME_ZONE
+# The nightly job (missed-visit sweep, scores, then every rep's plan) at NIGHTLY_AT in TIME_ZONE.
+NIGHTLY_AT = os.environ.get("NIGHTLY_AT", "02:00")
+try:
+    _nightly_hour, _nightly_minute = (int(part) for part in NIGHTLY_AT.split(":"))
+    if not (0 <= _nightly_hour < 24 and 0 <= _nightly_minute < 60):
+        raise ValueError
+except ValueError as exc:
+    raise ImproperlyConfigured(f"NIGHTLY_AT must be HH:MM (24-hour clock), got {NIGHTLY_AT!r}") from exc
+CELERY_BEAT_SCHEDULE = {
+    "nightly-scores-and-plans": {
+        "task": "analytics.tasks.nightly",
+        "schedule": crontab(hour=_nightly_hour, minute=_nightly_minute),
+    }
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -170,4 +185,7 @@ LOGGING = {
 
 # Domain settings.
 FIELDWISE_PLANNER_HORIZON_DAYS = int(os.environ.get("PLANNER_HORIZON_DAYS", "5"))
+FIELDWISE_PLANNER_CHUNK_REPS = int(os.environ.get("PLANNER_CHUNK_REPS", "25"))  # reps per Celery task
+FIELDWISE_PLAN_LEASE_SECONDS = float(os.environ.get("PLAN_LEASE_SECONDS", "600"))  # no progress for this long = dead
+FIELDWISE_TASK_RETRY_SECONDS = float(os.environ.get("TASK_RETRY_SECONDS", "30"))  # first retry delay, doubled each time
 FIELDWISE_DEMO_PASSWORD = os.environ.get("FIELDWISE_DEMO_PASSWORD", "fieldwise-demo")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from visits.routing import distance_matrix_km, nearest_neighbour, order_route, tour_length, two_opt
+from visits.routing import nearest_neighbour, order_route, tour_length, two_opt
 
 
 def euclidean(points):
@@ -35,14 +35,6 @@ def test_two_opt_removes_a_crossing():
 def test_order_route_of_empty_and_single_stop_days():
     assert order_route(np.zeros((1, 1))).tolist() == []
     assert order_route(euclidean([[0, 0], [5, 5]])).tolist() == [1]
-
-
-def test_distance_matrix_matches_known_city_distance():
-    # Paris (48.8566, 2.3522) to Lyon (45.7640, 4.8357): about 392 km great-circle.
-    dist = distance_matrix_km([48.8566, 45.7640], [2.3522, 4.8357])
-    assert dist[0, 1] == pytest.approx(391.9, abs=1.0)
-    assert dist[1, 0] == dist[0, 1]
-    assert np.all(np.diag(dist) == 0)
 
 
 def is_two_opt_optimal(route, dist):
