@@ -56,7 +56,14 @@ def horizon_days(*, profile: RepProfile, as_of: datetime, count: int) -> list[da
 
 
 def minutes_of(moment: datetime, day: date) -> float:
-    return (moment - day_start(day)).total_seconds() / 60.0
+    """Wall-clock minutes since local midnight of `day` (a 25-hour DST day still starts at 00:00)."""
+    local = moment.astimezone(local_zone())
+    return (local.date() - day).days * 1440 + local.hour * 60 + local.minute + local.second / 60
+
+
+def at_minutes(day: date, minutes: float) -> datetime:
+    """The aware moment at wall-clock `minutes` after local midnight of `day`."""
+    return day_start(day) + timedelta(minutes=minutes)
 
 
 @dataclass(frozen=True)
@@ -123,10 +130,16 @@ def load_plan_inputs(*, rep_ids: list[int], as_of: datetime, horizon: int) -> li
     last_day = max(days[-1] for days in days_by_rep.values())
     window = (day_start(first_day), day_start(last_day + timedelta(days=1)))
 
-    # Visits a person fixed in the horizon: kept statuses, or any manual visit still open.
+    # Visits a person fixed in the horizon (kept statuses, or a manual visit still open),
+    # and today's planner visits that already started before as_of: the plan keeps them
+    # (they become missed tonight if nobody did them) and does not book their customers twice.
     fixed = list(
         Visit.objects.filter(rep_id__in=rep_ids, planned_start__gte=window[0], planned_start__lt=window[1])
-        .filter(Q(status__in=KEPT_STATUSES) | Q(origin=Visit.Origin.MANUAL, status=Visit.Status.PLANNED))
+        .filter(
+            Q(status__in=KEPT_STATUSES)
+            | Q(origin=Visit.Origin.MANUAL, status=Visit.Status.PLANNED)
+            | Q(origin=Visit.Origin.PLANNER, status=Visit.Status.PLANNED, planned_start__lt=as_of)
+        )
         .only("rep_id", "customer_id", "planned_start", "planned_minutes")
     )
     last_visit = (
@@ -197,7 +210,7 @@ def plan_visits_for_rep(*, inputs: RepPlanInputs, as_of: datetime, policy: Scori
             Visit(
                 customer_id=row["pk"],
                 rep_id=inputs.profile.user_id,
-                planned_start=day_start(inputs.days[stop.day]) + timedelta(minutes=stop.start_minute),
+                planned_start=at_minutes(inputs.days[stop.day], stop.start_minute),
                 planned_minutes=int(minutes[stop.candidate]),
                 status=Visit.Status.PLANNED,
                 origin=Visit.Origin.PLANNER,
@@ -210,8 +223,8 @@ def plan_visits_for_rep(*, inputs: RepPlanInputs, as_of: datetime, policy: Scori
 
 
 @transaction.atomic
-def rep_plan_swap(*, rep_id: int, days: list[date], visits: list[Visit]) -> int:
-    """Replace the rep's unconfirmed planner visits in the horizon with the new plan, atomically.
+def rep_plan_swap(*, rep_id: int, days: list[date], as_of: datetime, visits: list[Visit]) -> int:
+    """Replace the rep's unconfirmed planner visits from as_of to the horizon's end, atomically.
 
     Readers see the old plan or the new one, never a mix; a worker killed here
     leaves the old plan in place.
@@ -220,7 +233,7 @@ def rep_plan_swap(*, rep_id: int, days: list[date], visits: list[Visit]) -> int:
         rep_id=rep_id,
         origin=Visit.Origin.PLANNER,
         status=Visit.Status.PLANNED,
-        planned_start__gte=day_start(days[0]),
+        planned_start__gte=max(day_start(days[0]), as_of),
         planned_start__lt=day_start(days[-1] + timedelta(days=1)),
     ).delete()
     Visit.objects.bulk_create(visits, batch_size=500)
@@ -273,5 +286,5 @@ def plans_build(*, rep_ids: list[int], as_of: datetime, run: PlanRun, horizon: i
     planned = 0
     for inputs in load_plan_inputs(rep_ids=rep_ids, as_of=as_of, horizon=horizon):
         visits = plan_visits_for_rep(inputs=inputs, as_of=as_of, policy=policy, run=run)
-        planned += rep_plan_swap(rep_id=inputs.profile.user_id, days=inputs.days, visits=visits)
+        planned += rep_plan_swap(rep_id=inputs.profile.user_id, days=inputs.days, as_of=as_of, visits=visits)
     return planned

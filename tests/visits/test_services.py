@@ -211,3 +211,79 @@ def test_nothing_is_planned_before_as_of_on_the_first_day(rep_with_customers, ru
     plans_build(rep_ids=[profile.user_id], as_of=late, run=run)
     assert all(start >= late for _, start, _ in plan_rows(profile.user))
     assert timezone.is_aware(plan_rows(profile.user)[0][1])
+
+
+def test_a_day_across_a_dst_change_keeps_wall_clock_hours(run, settings):
+    # Europe/Paris leaves summer time on Sunday 2026-10-25 at 03:00 (a 25-hour day).
+    settings.TIME_ZONE = "Europe/Paris"
+    paris = ZoneInfo("Europe/Paris")
+    profile = RepProfileFactory(working_days=0b1111111, home_latitude=None, home_longitude=None)
+    fixed_start = datetime(2026, 10, 25, 9, 0, tzinfo=paris)
+    booked = CustomerFactory(owner=profile.user, latitude=None, longitude=None)
+    VisitFactory(customer=booked, rep=profile.user, planned_start=fixed_start, planned_minutes=60, status="confirmed")
+    for index in range(8):
+        customer = CustomerFactory(owner=profile.user, latitude=None, longitude=None, code=f"D{index}")
+        score(customer, run, p=10.0 - index, t=60.0)
+    as_of = datetime(2026, 10, 25, 0, 30, tzinfo=paris)
+    plans_build(rep_ids=[profile.user_id], as_of=as_of, run=run)
+    sunday = [
+        v.planned_start.astimezone(paris)
+        for v in Visit.objects.filter(rep=profile.user, origin="planner")
+        if v.planned_start.astimezone(paris).date() == fixed_start.date()
+    ]
+    assert sunday, "the Sunday of the change is planned"
+    first = min(sunday)
+    # 08:30 + 30 min of travel (default 20 km at 40 km/h) reaches 09:00, but 09:00-10:00 local is
+    # taken: the first visit starts at 10:00 local (on this 25-hour day, 11 real hours after midnight).
+    assert (first.hour, first.minute) == (10, 0)
+    assert first.utcoffset() == timedelta(hours=1)  # winter time on that morning
+    for start in sunday:  # nothing overlaps the confirmed 09:00-10:00 (local) visit
+        assert start + timedelta(minutes=60) <= fixed_start or start >= fixed_start + timedelta(minutes=60)
+        assert start.time() >= time(8, 30)
+        assert (start + timedelta(minutes=60)).time() <= time(17, 30)
+
+
+def test_todays_planner_visits_before_as_of_are_kept_by_a_midday_recalculation(rep_with_customers, run):
+    profile, customers = rep_with_customers
+    nine = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    morning = VisitFactory(customer=customers[0], rep=profile.user, planned_start=nine, origin="planner")
+    plans_build(rep_ids=[profile.user_id], as_of=datetime(2026, 11, 23, 14, 0, tzinfo=UTC), run=run)
+    assert Visit.objects.filter(pk=morning.pk, status="planned").exists()
+    codes = [code for code, *_ in plan_rows(profile.user)]
+    assert codes.count("P0") == 1  # not booked a second time in the afternoon
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_two_visits_of_a_rep_overlap_and_all_sit_in_working_hours(run, seed):
+    import random
+
+    rng = random.Random(seed)
+    profile = RepProfileFactory()
+    for index in range(25):
+        customer = CustomerFactory(
+            owner=profile.user,
+            latitude=48.8 + rng.random() * 0.3,
+            longitude=2.2 + rng.random() * 0.3,
+            code=f"R{seed}-{index}",
+        )
+        score(customer, run, p=rng.random() * 5, t=rng.choice([20.0, 45.0, 90.0, 200.0]))
+        if rng.random() < 0.2:
+            start = datetime(2026, 11, 23 + rng.randrange(5), rng.randrange(8, 17), rng.choice([0, 30]), tzinfo=UTC)
+            VisitFactory(
+                customer=customer, rep=profile.user, planned_start=start, planned_minutes=45, status="confirmed"
+            )
+    plans_build(rep_ids=[profile.user_id], as_of=AS_OF, run=run)
+    visits = sorted(Visit.objects.filter(rep=profile.user), key=lambda v: v.planned_start)
+    for earlier, later in zip(visits, visits[1:], strict=False):
+        planner_involved = "planner" in (earlier.origin, later.origin) and (
+            earlier.status == "planned" or later.status == "planned"
+        )
+        if planner_involved:
+            assert earlier.planned_start + timedelta(minutes=earlier.planned_minutes) <= later.planned_start
+    for visit in visits:
+        if visit.status == "planned":
+            start = visit.planned_start.astimezone(UTC)
+            end = start + timedelta(minutes=visit.planned_minutes)
+            assert time(8, 30) <= start.time()
+            assert end.time() <= time(17, 30)
+            assert end.time() <= time(12, 0) or start.time() >= time(13, 0)  # lunch stays free

@@ -185,3 +185,34 @@ def test_the_nightly_job_on_a_real_worker_scores_then_plans(reps):
     assert (run.status, run.done, run.total) == ("succeeded", 4, 4)
     assert PlanRun.objects.filter(kind="scores", status="succeeded").exclude(as_of__lt=AS_OF).exists()
     assert plans_by_rep() == {rep.pk: {run.pk} for rep in users}
+
+
+def test_two_simultaneous_triggers_start_one_run(reps):
+    import threading
+
+    from django.db import connections
+
+    from analytics.runs import RunInProgress
+
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def trigger():
+        try:
+            barrier.wait(timeout=10)
+            run, _ = services.plans_run_start(as_of=AS_OF)
+            outcomes.append(("started", run.pk))
+        except RunInProgress as exc:
+            outcomes.append(("refused", exc.run.pk if exc.run else None))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=trigger) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(kind for kind, _ in outcomes) == ["refused", "started"]
+    started = next(pk for kind, pk in outcomes if kind == "started")
+    assert next(pk for kind, pk in outcomes if kind == "refused") == started
+    assert PlanRun.objects.filter(kind="plans", status="running").count() == 1
