@@ -12,6 +12,7 @@ from django.utils import timezone
 from analytics import bridge, run_compute
 from analytics.models import PlanRun, ScoringPolicy
 from analytics.runs import RunInProgress, advisory_key, run_start
+from analytics.selectors import profile360_cache_forget
 from visits.services import plans_run_start, visits_mark_missed
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,7 @@ def nightly_prepare(*, as_of: datetime, requested_by=None) -> tuple[PlanRun, lis
     """
     missed = visits_mark_missed(as_of=as_of)
     scores = scores_recalculate(as_of=as_of, requested_by=requested_by)
+    profile360_cache_forget()  # the 360 pages rescale on the new night's data
     run, chunks = plans_run_start(as_of=as_of, requested_by=requested_by)
     logger.info(
         "nightly: %s visits marked missed, %s customers scored, planning run #%s in %s chunks",
