@@ -9,5 +9,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("analytics.urls")),
+    path("", include("crm.urls")),
+    path("", include("visits.urls")),
     path("admin/", admin.site.urls),
 ]

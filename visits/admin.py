@@ -3,7 +3,8 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from visits.models import FollowUp, Visit
+from visits.feeds import calendar_feed_token_new
+from visits.models import CalendarFeed, FollowUp, Visit
 
 
 class FollowUpInline(admin.TabularInline):
@@ -34,6 +35,7 @@ class VisitAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     ("checked_in_at", "check_in_latitude", "check_in_longitude"),
+                    ("check_in_result", "check_in_distance_m"),
                     ("checked_out_at", "check_out_latitude", "check_out_longitude"),
                 )
             },
@@ -42,7 +44,9 @@ class VisitAdmin(admin.ModelAdmin):
             _("Report"),
             {
                 "fields": (
+                    "outcome",
                     "report",
+                    "next_step",
                     "report_filed_at",
                     ("expected_satisfaction", "actual_satisfaction"),
                     ("needs_raised", "needs_satisfied"),
@@ -83,3 +87,21 @@ class FollowUpAdmin(admin.ModelAdmin):
     date_hierarchy = "due_date"
     search_fields = ("title", "visit__customer__name", "visit__customer__code")
     autocomplete_fields = ("visit", "assignee")
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    list_display = ("user", "created_at", "revoked_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__first_name", "user__last_name")
+    autocomplete_fields = ("user",)
+    # The token is a credential: always drawn by the server, never typed in. Revoke by setting "revoked at".
+    fields = ("user", "token", "created_at", "revoked_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("token", "created_at") if obj is None else ("user", "token", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.token = calendar_feed_token_new()
+        super().save_model(request, obj, form, change)

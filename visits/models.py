@@ -23,6 +23,17 @@ class Visit(TimeStampedModel):
         PLANNER = "planner", _("planner run")
         MANUAL = "manual", _("manual")
 
+    class CheckInResult(models.TextChoices):
+        VERIFIED = "verified", _("verified")
+        OUTSIDE = "outside", _("outside the radius")
+        UNVERIFIED = "unverified", _("unverified")
+
+    class Outcome(models.TextChoices):
+        SUCCESSFUL = "successful", _("successful")
+        FOLLOW_UP = "follow_up", _("follow-up needed")
+        NO_DECISION = "no_decision", _("no decision")
+        CUSTOMER_ABSENT = "absent", _("customer absent")
+
     customer = models.ForeignKey(
         "crm.Customer", on_delete=models.PROTECT, related_name="visits", verbose_name=_("customer")
     )
@@ -53,10 +64,20 @@ class Visit(TimeStampedModel):
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
     check_in_latitude = models.FloatField(_("check-in latitude"), null=True, blank=True)
     check_in_longitude = models.FloatField(_("check-in longitude"), null=True, blank=True)
+    # Blank: no check-in recorded (not yet, or history from before the check-in was verified).
+    # db_default keeps the raw-SQL demo writers, which list only the columns they know, valid.
+    check_in_result = models.CharField(
+        _("check-in result"), max_length=10, choices=CheckInResult.choices, blank=True, default="", db_default=""
+    )
+    check_in_distance_m = models.FloatField(_("check-in distance to the customer (m)"), null=True, blank=True)
     checked_out_at = models.DateTimeField(_("checked out at"), null=True, blank=True)
     check_out_latitude = models.FloatField(_("check-out latitude"), null=True, blank=True)
     check_out_longitude = models.FloatField(_("check-out longitude"), null=True, blank=True)
     report = models.TextField(_("report"), blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=12, choices=Outcome.choices, blank=True, default="", db_default=""
+    )
+    next_step = models.TextField(_("next step"), blank=True, default="", db_default="")
     report_filed_at = models.DateTimeField(_("report filed at"), null=True, blank=True)
     actual_satisfaction = models.PositiveSmallIntegerField(_("actual satisfaction (1-5)"), null=True, blank=True)
     expected_satisfaction = models.PositiveSmallIntegerField(_("expected satisfaction (1-5)"), null=True, blank=True)
@@ -90,6 +111,29 @@ class Visit(TimeStampedModel):
                 condition=~Q(status="completed") | Q(checked_out_at__isnull=False),
                 name="visit_completed_has_check_out",
             ),
+            models.CheckConstraint(
+                condition=Q(check_in_result__in=["", "verified", "outside", "unverified"]),
+                name="visit_check_in_result_valid",
+            ),
+            # A check-in result is only ever recorded together with the check-in time.
+            models.CheckConstraint(
+                condition=Q(check_in_result="") | Q(checked_in_at__isnull=False),
+                name="visit_check_in_result_has_time",
+            ),
+            # A distance exists exactly when the position could be compared (verified or outside).
+            models.CheckConstraint(
+                condition=Q(check_in_distance_m__isnull=True, check_in_result__in=["", "unverified"])
+                | Q(
+                    check_in_distance_m__isnull=False,
+                    check_in_distance_m__gte=0,
+                    check_in_result__in=["verified", "outside"],
+                ),
+                name="visit_check_in_distance_consistent",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=["", "successful", "follow_up", "no_decision", "absent"]),
+                name="visit_outcome_valid",
+            ),
         ]
         indexes = [
             # A rep's calendar and the planner's horizon.
@@ -121,3 +165,29 @@ class FollowUp(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class CalendarFeed(models.Model):
+    """A user's private ICS feed of their visits, reached by an unguessable token (no login).
+
+    One row per user: rotating replaces the token (the old URL stops working at once),
+    revoking keeps the row but turns the feed off until a new token is issued.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed", verbose_name=_("user")
+    )
+    token = models.CharField(_("token"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

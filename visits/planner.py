@@ -85,12 +85,15 @@ def plan_days(
         capacity = sum(b - a for a, b in free)
         chosen: list[int] = []
         used = 0.0
+        # nearest[k]: driving minutes to node k from the closest of the base and the stops chosen
+        # so far, kept up to date as stops are chosen (one row per choice, not a scan per candidate).
+        nearest = travel_minutes[0].copy()
         for candidate in pool:
-            nodes = [0] + [c + 1 for c in chosen]
-            reach = float(travel_minutes[nodes, candidate + 1].min())
+            reach = float(nearest[candidate + 1])
             if used + reach + minutes[candidate] <= capacity:
                 chosen.append(candidate)
                 used += reach + minutes[candidate]
+                np.minimum(nearest, travel_minutes[candidate + 1], out=nearest)
         if not chosen:
             continue
         nodes = np.array([0] + [c + 1 for c in chosen])

@@ -197,3 +197,11 @@ FIELDWISE_PLANNER_CHUNK_REPS = int(os.environ.get("PLANNER_CHUNK_REPS", "25"))  
 FIELDWISE_PLAN_LEASE_SECONDS = float(os.environ.get("PLAN_LEASE_SECONDS", "600"))  # no progress for this long = dead
 FIELDWISE_TASK_RETRY_SECONDS = float(os.environ.get("TASK_RETRY_SECONDS", "30"))  # first retry delay, doubled each time
 FIELDWISE_DEMO_PASSWORD = os.environ.get("FIELDWISE_DEMO_PASSWORD", "fieldwise-demo")
+# A check-in within this many metres of the customer's coordinates counts as verified.
+FIELDWISE_CHECKIN_RADIUS_M = float(os.environ.get("CHECKIN_RADIUS_M", "300"))
+# Map tiles of the Today page (any XYZ server; OpenStreetMap's by default, see its tile usage policy).
+# Offline, without tiles, the route's markers and line still draw: they are vector layers.
+FIELDWISE_TILE_URL = os.environ.get("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+FIELDWISE_TILE_ATTRIBUTION = os.environ.get(
+    "MAP_TILE_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)

@@ -1,5 +1,6 @@
 """Orchestrates a demo seeding run: people first, then customers and their history chunk by chunk."""
 
+import math
 from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import date
@@ -35,6 +36,7 @@ class DemoDataExists(Exception):
 def demo_seed(
     *,
     customers: int = 1000,
+    reps: int | None = None,
     seed: int = 42,
     as_of: date | None = None,
     defer_indexes: bool | None = None,
@@ -42,24 +44,32 @@ def demo_seed(
 ) -> dict[str, int]:
     """Create the demo data set; returns the number of rows written per model label.
 
-    Deterministic for (customers, seed, as_of). Customers and their history are
-    generated and written in chunks of about CHUNK_CUSTOMERS, so time and memory
-    grow linearly; a chunk holds whole reps, so each rep's visits are laid out over
-    their working days in one place. One transaction: a failed run leaves nothing.
+    `reps` defaults to one rep per CUSTOMERS_PER_REP customers (at least MIN_REPS);
+    the customers are shared out evenly. Deterministic for (customers, reps, seed,
+    as_of). Customers and their history are generated and written in chunks of
+    about CHUNK_CUSTOMERS, so time and memory grow linearly; a chunk holds whole
+    reps, so each rep's visits are laid out over their working days in one place.
+    One transaction: a failed run leaves nothing.
     With `defer_indexes` (default: from DEFER_INDEXES_FROM customers) the plain
     indexes (and, on PostgreSQL, foreign keys) of the big tables are dropped during
     the load and restored at the end.
     """
     if customers < 1:
         raise ValueError(_("The number of customers must be at least 1."))
+    if reps is not None and not 1 <= reps <= customers:
+        raise ValueError(_("The number of reps must be between 1 and the number of customers."))
     if Customer.objects.filter(code__startswith=CODE_PREFIX).exists():
         raise DemoDataExists(_("Demo customers already exist; flush the database first."))
     as_of = as_of or timezone.localdate()
     calendar = DemoCalendar(as_of=as_of, time_zone=settings.TIME_ZONE)
-    reps = demo_rep_count(customers=customers)
+    if reps is None:
+        reps = demo_rep_count(customers=customers)
+        per_rep = CUSTOMERS_PER_REP
+    else:
+        per_rep = math.ceil(customers / reps)
     # Rep r owns the customers numbered bounds[r] .. bounds[r + 1] - 1.
     bounds = np.rint(np.linspace(0, customers, reps + 1)).astype(np.int64)
-    reps_per_chunk = max(1, CHUNK_CUSTOMERS // CUSTOMERS_PER_REP)
+    reps_per_chunk = max(1, CHUNK_CUSTOMERS // per_rep)
     password_hash = make_password(settings.FIELDWISE_DEMO_PASSWORD)  # once: hashing is slow by design
     if defer_indexes is None:
         defer_indexes = customers >= DEFER_INDEXES_FROM

@@ -33,7 +33,8 @@ from tests.factories import (
     VisitFactory,
     stage,
 )
-from visits.models import FollowUp, Visit
+from visits.feeds import calendar_feed_rotate
+from visits.models import CalendarFeed, FollowUp, Visit
 
 READ_ONLY_MODELS = {CustomerScore, PlanRun}
 
@@ -84,6 +85,7 @@ OBJECT_MAKERS = {
     Need: NeedFactory,
     Visit: VisitFactory,
     FollowUp: FollowUpFactory,
+    CalendarFeed: lambda: calendar_feed_rotate(user=UserFactory(role="Rep")),
     Product: ProductFactory,
     Stage: lambda: stage("discovery"),
     Opportunity: OpportunityFactory,

@@ -403,3 +403,39 @@ def test_demo_users_log_in_with_the_demo_password(seeded, client):
     for username in ("admin", "manager1", "rep1", "rep4"):
         assert client.login(username=username, password=settings.FIELDWISE_DEMO_PASSWORD)
     assert not client.login(username="rep1", password="wrong")
+
+
+def test_reps_option_shares_the_customers_evenly(db):
+    output = StringIO()
+    call_command("seed_demo", "--customers", "300", "--reps", "6", "--as-of", "2025-06-30", stdout=output)
+
+    owned = Counter(Customer.objects.values_list("owner__username", flat=True))
+    assert owned == {f"rep{n}": 50 for n in range(1, 7)}
+    assert RepProfile.objects.count() == 6
+    assert Team.objects.count() == 3  # 6 reps // 2, at least 3
+    assert "all reps: rep1..rep6" in output.getvalue()
+    assert Visit.objects.exclude(rep_id=F("customer__owner_id")).count() == 0
+
+
+def test_reps_option_keeps_whole_reps_in_a_chunk(db, monkeypatch):
+    # 7 reps over 100 customers: 14 or 15 each (ceil 15 per rep); chunks of 30 customers hold 2 reps.
+    import crm.demo.seeding
+
+    whole = seeded_fingerprint(customers=100, reps=7, seed=5)
+    monkeypatch.setattr(crm.demo.seeding, "CHUNK_CUSTOMERS", 30)
+    chunked = seeded_fingerprint(customers=100, reps=7, seed=5)
+    demo_seed(customers=100, reps=7, seed=5, as_of=AS_OF)
+
+    assert chunked["crm.Customer"] != whole["crm.Customer"]  # another random stream per chunk ...
+    owned = sorted(Counter(Customer.objects.values_list("owner_id", flat=True)).values())
+    assert owned == [14, 14, 14, 14, 14, 15, 15]  # ... but the same even split
+    assert Visit.objects.exclude(rep_id=F("customer__owner_id")).count() == 0
+
+
+def test_reps_must_be_between_one_and_the_customers(db):
+    for reps in ("0", "151"):
+        with pytest.raises(CommandError, match="between 1 and the number of customers"):
+            call_command("seed_demo", "--customers", "150", "--reps", reps, stdout=StringIO())
+    assert User.objects.count() == 0
+    with pytest.raises(ValueError, match="between 1"):
+        demo_seed(customers=10, reps=0, as_of=AS_OF)

@@ -19,6 +19,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, default=1000, help=_("Number of customers (default 1000)."))
+        parser.add_argument(
+            "--reps",
+            type=int,
+            default=None,
+            help=_("Number of reps sharing the customers (default: one per 150 customers, at least 4)."),
+        )
         parser.add_argument("--seed", type=int, default=42, help=_("Random seed (default 42)."))
         parser.add_argument(
             "--if-empty", action="store_true", help=_("Do nothing (but print the logins) when customers exist.")
@@ -30,16 +36,18 @@ class Command(BaseCommand):
             help=_("Day the year of history leads up to, YYYY-MM-DD (default: today in TIME_ZONE)."),
         )
 
-    def handle(self, *args, customers, seed, if_empty, as_of, **options):
+    def handle(self, *args, customers, reps, seed, if_empty, as_of, **options):
         if if_empty and Customer.objects.exists():
             self.stdout.write(_("Customers already exist: nothing seeded."))
         else:
             if customers < 1:
                 raise CommandError(_("The number of customers must be at least 1."))
+            if reps is not None and not 1 <= reps <= customers:
+                raise CommandError(_("The number of reps must be between 1 and the number of customers."))
             as_of = as_of or timezone.localdate()
             started = time.perf_counter()
             try:
-                counts = demo_seed(customers=customers, seed=seed, as_of=as_of, progress=self.stdout.write)
+                counts = demo_seed(customers=customers, reps=reps, seed=seed, as_of=as_of, progress=self.stdout.write)
             except DemoDataExists as error:
                 raise CommandError(str(error)) from error
             elapsed = time.perf_counter() - started
