@@ -15,6 +15,7 @@ The plan for a day:
    for the next day.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,12 +53,15 @@ class PlannedStop:
     travel_minutes: float  # driving time from the previous stop (or the base)
 
 
+START_STEP_MINUTES = 5  # visits start on the 5-minute grid people read calendars in
+
+
 def earliest_fit(free: list[tuple[float, float]], arrive: float, minutes: float) -> float | None:
-    """Earliest start >= arrive at which [start, start + minutes] lies inside one free interval."""
+    """Earliest start >= arrive, on the 5-minute grid, at which [start, start + minutes] fits one free interval."""
     for interval_start, interval_end in free:
-        start = max(arrive, interval_start)
+        start = math.ceil(max(arrive, interval_start) / START_STEP_MINUTES - 1e-9) * START_STEP_MINUTES
         if start + minutes <= interval_end:
-            return start
+            return float(start)
     return None
 
 

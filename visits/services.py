@@ -243,17 +243,33 @@ def rep_plan_swap(*, rep_id: int, days: list[date], as_of: datetime, visits: lis
     """Replace the rep's unconfirmed planner visits from as_of to the horizon's end, atomically.
 
     Readers see the old plan or the new one, never a mix; a worker killed here
-    leaves the old plan in place.
+    leaves the old plan in place. The rep's profile row is locked as the calendar's
+    changes lock it (`visits.scheduling`), and a new visit that overlaps one a person
+    fixed while this plan was being computed is dropped: the person's decision wins.
     """
+    horizon_end = day_start(days[-1] + timedelta(days=1))
+    list(RepProfile.objects.select_for_update().filter(user_id=rep_id).values_list("pk", flat=True))
     Visit.objects.filter(
         rep_id=rep_id,
         origin=Visit.Origin.PLANNER,
         status=Visit.Status.PLANNED,
         planned_start__gte=max(day_start(days[0]), as_of),
-        planned_start__lt=day_start(days[-1] + timedelta(days=1)),
+        planned_start__lt=horizon_end,
     ).only("pk").delete()  # the cascade needs the ids only: do not load whole rows to delete them
+    kept = list(
+        Visit.objects.filter(rep_id=rep_id, planned_start__gte=day_start(days[0]), planned_start__lt=horizon_end)
+        .exclude(status__in=(Visit.Status.CANCELLED, Visit.Status.MISSED))
+        .values_list("planned_start", "planned_minutes")
+    )
+    if kept:
+        visits = [v for v in visits if not _overlaps_any(v, kept)]
     Visit.objects.bulk_create(visits, batch_size=500)
     return len(visits)
+
+
+def _overlaps_any(visit: Visit, intervals: list[tuple[datetime, int]]) -> bool:
+    end = visit.planned_start + timedelta(minutes=visit.planned_minutes)
+    return any(visit.planned_start < start + timedelta(minutes=minutes) and start < end for start, minutes in intervals)
 
 
 def plan_lease() -> timedelta:

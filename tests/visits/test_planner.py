@@ -20,6 +20,12 @@ def test_free_intervals_skip_lunch_and_fixed_visits():
     assert day.free_intervals() == [(510, 600), (660, 720), (780, 1000)]
 
 
+def test_starts_land_on_the_five_minute_grid():
+    assert earliest_fit([(510, 720)], 537.3, 30) == 540
+    assert earliest_fit([(512, 559)], 500, 45) is None  # 515 + 45 > 559
+    assert earliest_fit([(512, 600)], 500, 45) == 515
+
+
 def test_earliest_fit_moves_past_a_busy_block():
     free = [(510, 720), (780, 1050)]
     assert earliest_fit(free, 630, 120) == 780  # 10:30 + 2 h would cross lunch
