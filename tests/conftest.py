@@ -57,3 +57,15 @@ def eager_celery():
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+def pytest_collection_modifyitems(config, items):
+    # A transactional test empties the database when it ends; without serialized_rollback
+    # the rows the data migrations made (role groups, stages, the scoring policy) are gone
+    # for the tests after it, and serialized tests then fail on re-created content types.
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(
+                f"{item.nodeid}: use @pytest.mark.django_db(transaction=True, serialized_rollback=True)"
+            )

@@ -372,7 +372,7 @@ def _lock_waiters() -> int:
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="row locks need PostgreSQL; SQLite serialises whole transactions"
 )
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_concurrent_moves_into_one_slot_cannot_both_pass(monkeypatch):
     # given two visits of one rep and two people moving them to overlapping times at once
     monkeypatch.setattr(timezone, "now", lambda: NOW)
