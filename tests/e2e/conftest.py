@@ -29,7 +29,15 @@ BLANK_TILE = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAAB
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    from django.db import connections
+
+    # Django keeps connections in an asgiref Local (context variables); once Playwright's
+    # sync API is started the test thread can see a fresh, empty set, losing e.g. the
+    # snapshot serialized_rollback restores from. Hand the same connections back.
+    before = {alias: connections[alias] for alias in connections}
     playwright = sync_playwright().start()
+    for alias, connection in before.items():
+        connections[alias] = connection
     browser = playwright.chromium.launch(
         executable_path=CHROMIUM,
         args=[

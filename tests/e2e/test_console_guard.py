@@ -13,4 +13,4 @@ def test_guard_catches_console_errors_and_exceptions(open_tab):
         tab.check("guard")
     assert len(tab.errors) == 2
     assert tab.errors[0].startswith("console: logged on purpose")
-    assert tab.errors[1] == "pageerror: Error: thrown on purpose"
+    assert tab.errors[1] == "pageerror: thrown on purpose"

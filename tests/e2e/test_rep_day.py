@@ -40,10 +40,6 @@ def local(day, hour: int, minute: int = 0) -> datetime:
 def rep_day():
     """A rep working every day 08:30-17:30 whose plan, built as of 07:00 today, has three visits today,
     and a planned visit tomorrow 09:00 (the one to move on the calendar)."""
-    from django.contrib.auth.models import Group
-    from django.db import connection
-
-    print("GROUPS", Group.objects.count(), len(getattr(connection, "_test_serialized_contents", "")))
     today = timezone.localdate(timezone=local_zone())
     as_of = local(today, 7)
     profile = RepProfileFactory(
