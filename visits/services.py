@@ -249,13 +249,20 @@ def rep_plan_swap(*, rep_id: int, days: list[date], as_of: datetime, visits: lis
     """
     horizon_end = day_start(days[-1] + timedelta(days=1))
     list(RepProfile.objects.select_for_update().filter(user_id=rep_id).values_list("pk", flat=True))
-    Visit.objects.filter(
-        rep_id=rep_id,
-        origin=Visit.Origin.PLANNER,
-        status=Visit.Status.PLANNED,
-        planned_start__gte=max(day_start(days[0]), as_of),
-        planned_start__lt=horizon_end,
-    ).only("pk").delete()  # the cascade needs the ids only: do not load whole rows to delete them
+    # The rep's visits are found by rep and time alone and narrowed here: given the status
+    # too, PostgreSQL underestimates "planned in the horizon" (status and date correlate) and
+    # ANDs in the (status, planned_start) index, reading every rep's plan for each rep.
+    window = Visit.objects.filter(
+        rep_id=rep_id, planned_start__gte=max(day_start(days[0]), as_of), planned_start__lt=horizon_end
+    )
+    stale = [
+        pk
+        for pk, status, origin in window.values_list("pk", "status", "origin")
+        if status == Visit.Status.PLANNED and origin == Visit.Origin.PLANNER
+    ]
+    if stale:
+        # The cascade needs the ids only: do not load whole rows to delete them.
+        Visit.objects.filter(pk__in=stale).only("pk").delete()
     kept = list(
         Visit.objects.filter(rep_id=rep_id, planned_start__gte=day_start(days[0]), planned_start__lt=horizon_end)
         .exclude(status__in=(Visit.Status.CANCELLED, Visit.Status.MISSED))
