@@ -23,6 +23,7 @@ run: export DEBUG ?= 1
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --if-empty --customers $(DEMO_CUSTOMERS)
+	$(PY) manage.py run_nightly
 	$(PY) manage.py runserver $(HOST)
 
 migrate: $(VENV)/.runtime

@@ -76,3 +76,16 @@ def test_admin_sees_the_schedule_and_can_run_the_job_now(
     assert response.status_code == 302
     assert PlanRun.objects.filter(kind="plans", status="succeeded", requested_by=admin_user).exists()
     assert client.get(reverse("admin:analytics_planrun_run_nightly")).status_code == 403
+
+
+def test_run_nightly_command_plans_in_process(eager_celery, book, django_capture_on_commit_callbacks):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):  # outside a test, autocommit runs them at once
+        call_command("run_nightly", "--as-of", AS_OF.isoformat(), stdout=out)
+    run = PlanRun.objects.get(kind="plans")
+    assert f"Planning run #{run.pk}" in out.getvalue()
+    assert (run.status, run.done, run.visits.count()) == ("succeeded", 1, 3)
