@@ -94,14 +94,16 @@ def travel_km(*, inputs: ScoringInputs, params: PolicyParams) -> np.ndarray:
     )
 
 
-def priority_terms(*, t1: float, t2: float, t3: float, t4: float, weights) -> np.ndarray:
+def priority_terms(*, t1, t2, t3, t4, weights) -> np.ndarray:
     """Each weighted term's share of P: [W1 T1/T4, W2 T2/T4, W3 T3/T4], which sum to P.
 
-    The kernel is called with the other two terms zeroed, so the split is the
-    kernel's own arithmetic rather than a second copy of the formula.
+    Scalars give shape (3,); arrays of n customers give (n, 3). The kernel is called
+    with the other two terms zeroed, so the split is the kernel's own arithmetic
+    rather than a second copy of the formula.
     """
+    t1, t2, t3, t4 = (np.asarray(x, dtype=np.float64)[..., None] for x in (t1, t2, t3, t4))
     eye = np.eye(3)
-    return scoring.visit_priority(eye[0] * t1, eye[1] * t2, eye[2] * t3, np.full(3, t4), weights)
+    return scoring.visit_priority(eye[0] * t1, eye[1] * t2, eye[2] * t3, t4 * np.ones(3), weights)
 
 
 def booked_minutes(*, t: np.ndarray, params: PolicyParams) -> np.ndarray:

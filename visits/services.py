@@ -11,8 +11,9 @@ from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Now
 
 from analytics.models import PlanRun, ScoringPolicy
+from analytics.run_compute import priority_terms
 from analytics.runs import run_progress, run_start
-from analytics.scoring import booked_minutes, travel_km, visit_priority
+from analytics.scoring import booked_minutes, travel_km
 from crm.models import Customer, RepProfile
 from visits.models import Visit
 from visits.planner import DayWindow, plan_days
@@ -108,20 +109,9 @@ TERM_NAMES = ("value", "urgency", "pipeline")
 
 
 def _priority_terms(*, rows: list[dict], policy: ScoringPolicy) -> np.ndarray:
-    """Each row's [W1 T1/T4, W2 T2/T4, W3 T3/T4] (rows x 3), as run_compute.priority_terms gives them.
-
-    The same trick (the kernel with the other two terms zeroed) in one call for all
-    of a rep's visits: a validated kernel call per visit was a third of the planning CPU.
-    """
+    """Each row's [W1 T1/T4, W2 T2/T4, W3 T3/T4] (rows x 3), in one kernel call for all of a rep's visits."""
     t = np.array([(r["t1"], r["t2"], r["t3"], r["t4"]) for r in rows], dtype=np.float64).reshape(-1, 4)
-    eye = np.eye(3)
-    return visit_priority(
-        t[:, 0:1] * eye[0],
-        t[:, 1:2] * eye[1],
-        t[:, 2:3] * eye[2],
-        np.repeat(t[:, 3:4], 3, axis=1),
-        (policy.w1, policy.w2, policy.w3),
-    )
+    return priority_terms(t1=t[:, 0], t2=t[:, 1], t3=t[:, 2], t4=t[:, 3], weights=(policy.w1, policy.w2, policy.w3))
 
 
 def _reason(row: dict, terms: list[float], minutes: float) -> dict:
