@@ -19,7 +19,7 @@ visits missed since seeding, the first fill of the score table, a plan for every
 rep), so each timed run updates every score row in place and replaces every rep's
 whole plan, as the real nightly run replaces yesterday's. `--fresh` deletes the
 bench's plans before each run instead (a first night: nothing to replace). Before
-each run the two tables a run rewrites are vacuumed (autovacuum has had all day in
+each run the tables a run rewrites are vacuumed (autovacuum has had all day in
 real life), a CHECKPOINT is taken (the nightly run is the first to touch those
 pages since the last one, so it pays the full-page WAL writes), a run left running
 by an interrupted bench is closed, and the bench waits until other processes
@@ -204,9 +204,11 @@ def state_reset(*, fresh: bool) -> int:
         deleted, _ = Visit.objects.filter(
             origin=Visit.Origin.PLANNER, status=Visit.Status.PLANNED, plan_run__isnull=False
         ).delete()
-    # Each run rewrites every score row and every rep's plan: clean out the previous run's
-    # dead rows (as autovacuum would have done since yesterday) so every measurement starts alike.
-    for model in (Visit, CustomerScore):
+    # Each run rewrites every score row and every rep's plan and updates its PlanRuns many times:
+    # clean out the previous run's dead rows (as autovacuum would have done since yesterday; it
+    # may be off on a development server) so every measurement starts alike. Dead PlanRun rows
+    # alone slow the commit of the scores (a foreign-key check per score row) several-fold.
+    for model in (Visit, CustomerScore, PlanRun):
         sql(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     sql("CHECKPOINT")
     return deleted
