@@ -237,3 +237,17 @@ def test_advisory_lock_held_by_another_session_refuses_the_run(world):
     assert "ScoringRunInProgress" in refused.error
     assert not CustomerScore.objects.exists()
     assert scores_recalculate(as_of=AS_OF).status == PlanRun.Status.SUCCEEDED
+
+
+def test_a_run_or_policy_that_scores_point_to_cannot_be_deleted(world):
+    # The score table links to its run and policy without database foreign keys (a per-row
+    # check at commit costs seconds at a million rows); the ORM still protects them.
+    from django.db.models import ProtectedError
+
+    run = scores_recalculate(as_of=AS_OF)
+
+    with pytest.raises(ProtectedError):
+        run.delete()
+    with pytest.raises(ProtectedError):
+        ScoringPolicy.objects.get(pk=run.policy_id).delete()
+    assert CustomerScore.objects.filter(run=run).count() == 4
