@@ -23,15 +23,22 @@ FULFILLED_SHARE = 0.9
 
 
 def demo_opportunities_seed(
-    *, rng: np.random.Generator, writer: BulkWriter, calendar: DemoCalendar, roster: Roster, customers: CustomerBatch
+    *,
+    rng: np.random.Generator,
+    writer: BulkWriter,
+    calendar: DemoCalendar,
+    roster: Roster,
+    customers: CustomerBatch,
+    scale: float = 1.0,
 ) -> None:
     """Write opportunities opened over the year, their stage changes up to as-of, and orders for the won ones.
 
     Each opportunity draws a full path (won, or lost from some stage) with whole-day dwell
     times; the changes after as-of are cut, which leaves the recent ones open at some stage.
+    `scale` multiplies the mean number of opportunities per customer (at most 5 each).
     """
     now = calendar.now
-    per_customer = np.minimum(rng.poisson(TIER_OPPORTUNITIES[customers.tier]), 5)
+    per_customer = np.minimum(rng.poisson(TIER_OPPORTUNITIES[customers.tier] * scale), 5)
     customer = np.repeat(np.arange(customers.ids.size), per_customer)
     m = customer.size
     tier = customers.tier[customer]

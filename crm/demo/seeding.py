@@ -40,6 +40,7 @@ def demo_seed(
     seed: int = 42,
     as_of: date | None = None,
     defer_indexes: bool | None = None,
+    opportunity_scale: float = 1.0,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
     """Create the demo data set; returns the number of rows written per model label.
@@ -49,6 +50,7 @@ def demo_seed(
     as_of). Customers and their history are generated and written in chunks of
     about CHUNK_CUSTOMERS, so time and memory grow linearly; a chunk holds whole
     reps, so each rep's visits are laid out over their working days in one place.
+    `opportunity_scale` multiplies the opportunities per customer (benchmarks use it).
     One transaction: a failed run leaves nothing.
     With `defer_indexes` (default: from DEFER_INDEXES_FROM customers) the plain
     indexes (and, on PostgreSQL, foreign keys) of the big tables are dropped during
@@ -58,6 +60,8 @@ def demo_seed(
         raise ValueError(_("The number of customers must be at least 1."))
     if reps is not None and not 1 <= reps <= customers:
         raise ValueError(_("The number of reps must be between 1 and the number of customers."))
+    if not 0 < opportunity_scale <= 4:
+        raise ValueError(_("The opportunity scale must be more than 0 and at most 4."))
     if Customer.objects.filter(code__startswith=CODE_PREFIX).exists():
         raise DemoDataExists(_("Demo customers already exist; flush the database first."))
     as_of = as_of or timezone.localdate()
@@ -91,7 +95,9 @@ def demo_seed(
                     first_number=int(bounds[first_rep]) + 1,
                 )
                 demo_visits_seed(rng=rng, writer=writer, calendar=calendar, roster=roster, customers=batch)
-                demo_opportunities_seed(rng=rng, writer=writer, calendar=calendar, roster=roster, customers=batch)
+                demo_opportunities_seed(
+                    rng=rng, writer=writer, calendar=calendar, roster=roster, customers=batch, scale=opportunity_scale
+                )
                 if progress is not None:
                     progress(_("%(done)d / %(total)d customers") % {"done": bounds[last_rep], "total": customers})
             if defer_indexes and progress is not None:

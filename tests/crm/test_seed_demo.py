@@ -439,3 +439,20 @@ def test_reps_must_be_between_one_and_the_customers(db):
     assert User.objects.count() == 0
     with pytest.raises(ValueError, match="between 1"):
         demo_seed(customers=10, reps=0, as_of=AS_OF)
+
+
+def test_opportunity_scale_multiplies_the_opportunities_per_customer(db):
+    def opportunities(scale: float) -> int:
+        with transaction.atomic():
+            counts = demo_seed(customers=400, seed=3, as_of=AS_OF, opportunity_scale=scale)
+            transaction.set_rollback(True)
+        return counts["sales.Opportunity"]
+
+    base, doubled = opportunities(1.0), opportunities(2.0)
+
+    # Poisson means x2 (capped at 5 per customer): about twice as many, never fewer.
+    assert 1.7 * base < doubled < 2.1 * base
+    with pytest.raises(ValueError, match="opportunity scale"):
+        demo_seed(customers=10, as_of=AS_OF, opportunity_scale=0)
+    with pytest.raises(CommandError, match="opportunity scale"):
+        call_command("seed_demo", customers=10, opportunity_scale=5, stdout=StringIO())

@@ -30,13 +30,19 @@ class Command(BaseCommand):
             "--if-empty", action="store_true", help=_("Do nothing (but print the logins) when customers exist.")
         )
         parser.add_argument(
+            "--opportunity-scale",
+            type=float,
+            default=1.0,
+            help=_("Multiply the mean number of opportunities per customer (default 1; at most 5 per customer)."),
+        )
+        parser.add_argument(
             "--as-of",
             type=date.fromisoformat,
             default=None,
             help=_("Day the year of history leads up to, YYYY-MM-DD (default: today in TIME_ZONE)."),
         )
 
-    def handle(self, *args, customers, reps, seed, if_empty, as_of, **options):
+    def handle(self, *args, customers, reps, seed, if_empty, as_of, opportunity_scale, **options):
         if if_empty and Customer.objects.exists():
             self.stdout.write(_("Customers already exist: nothing seeded."))
         else:
@@ -47,8 +53,15 @@ class Command(BaseCommand):
             as_of = as_of or timezone.localdate()
             started = time.perf_counter()
             try:
-                counts = demo_seed(customers=customers, reps=reps, seed=seed, as_of=as_of, progress=self.stdout.write)
-            except DemoDataExists as error:
+                counts = demo_seed(
+                    customers=customers,
+                    reps=reps,
+                    seed=seed,
+                    as_of=as_of,
+                    opportunity_scale=opportunity_scale,
+                    progress=self.stdout.write,
+                )
+            except (DemoDataExists, ValueError) as error:
                 raise CommandError(str(error)) from error
             elapsed = time.perf_counter() - started
             self.stdout.write(
