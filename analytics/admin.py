@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from analytics.models import CustomerScore, PlanRun, ScoringPolicy
+from analytics.models import CustomerScore, NeedModelFit, PlanRun, ScoringPolicy
 from analytics.services import (
     POLICY_VALUE_FIELDS,
     scoring_policy_activate,
@@ -227,3 +227,20 @@ class PlanRunAdmin(ReadOnlyAdmin):
     def short_error(self, obj: PlanRun) -> str:
         first_line = obj.error.strip().splitlines()[0] if obj.error.strip() else ""
         return first_line[:80] or "-"
+
+
+@admin.register(NeedModelFit)
+class NeedModelFitAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "as_of", "status", "sample_size", "a", "b", "log_loss", "reason_text", "run")
+    list_filter = ("status", "reason_code")
+    list_select_related = ("run",)
+    date_hierarchy = "as_of"
+    readonly_fields = ("created_at",)
+    fieldsets = (
+        (None, {"fields": ("created_at", "as_of", "status", "reason_code", "reason", "run")}),
+        (_("Model"), {"fields": ("a", "b", "sample_size", "log_loss", "engagement_max", "calibration")}),
+    )
+
+    @admin.display(description=_("reason"))
+    def reason_text(self, obj: NeedModelFit) -> str:
+        return obj.reason_display() or "-"

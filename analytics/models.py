@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from analytics.need_model import MIN_SAMPLES
 from core.models import TimeStampedModel
 
 
@@ -159,3 +161,111 @@ class CustomerScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: P={self.p:.3f}"
+
+
+class NeedModelFit(models.Model):
+    """One fit of the need-probability model P(x) = 1 / (1 + exp(-(a + b*x))) (spec section 4).
+
+    Every attempt is kept, fitted or not, so the UI can say why there is no P and
+    the history of a and b can be read back. The latest row is the current model.
+    """
+
+    class Status(models.TextChoices):
+        FITTED = "fitted", _("fitted")
+        NOT_FITTED = "not_fitted", _("not fitted")
+
+    class Reason(models.TextChoices):
+        # The codes of `analytics.need_model.NOT_FITTED_REASONS`, plus a failure of the run itself.
+        NONE = "", _("none")
+        TOO_FEW = "too_few", _("too few closed opportunities")
+        ALL_WON = "all_won", _("all won")
+        ALL_LOST = "all_lost", _("all lost")
+        SEPARATED = "separated", _("perfectly separated")
+        CONSTANT = "constant", _("same engagement everywhere")
+        NOT_CONVERGED = "not_converged", _("did not converge")
+        ERROR = "error", _("the fit failed")
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    as_of = models.DateTimeField(_("as of"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    reason_code = models.CharField(_("reason code"), max_length=16, choices=Reason.choices, blank=True, default="")
+    reason = models.TextField(
+        _("reason"),
+        blank=True,
+        help_text=_("Why the model was not fitted, in the language of the run; for a failed run, the error."),
+    )
+    a = models.FloatField(_("a (intercept)"), null=True, blank=True)
+    b = models.FloatField(_("b (per completed visit)"), null=True, blank=True)
+    sample_size = models.PositiveIntegerField(_("closed opportunities"), default=0)
+    log_loss = models.FloatField(_("log-loss"), null=True, blank=True)
+    engagement_max = models.FloatField(
+        _("highest engagement in the sample"), null=True, blank=True, help_text=_("Where the chart's x axis ends.")
+    )
+    calibration = models.JSONField(
+        _("calibration"),
+        default=list,
+        blank=True,
+        help_text=_("Deciles of predicted probability: mean predicted, observed win rate, count."),
+    )
+    run = models.ForeignKey(
+        PlanRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="need_model_fits",
+        verbose_name=_("run"),
+        help_text=_("The nightly scoring run this fit followed; empty for a fit on demand."),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = ["created_at", "id"]
+        verbose_name = _("need-model fit")
+        verbose_name_plural = _("need-model fits")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(status="fitted", reason_code="", a__isnull=False, b__isnull=False, log_loss__isnull=False)
+                    | (
+                        Q(status="not_fitted", a__isnull=True, b__isnull=True, log_loss__isnull=True)
+                        & ~Q(reason_code="")
+                    )
+                ),
+                name="needmodelfit_status_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.status == self.Status.FITTED:
+            return f"{self.as_of:%Y-%m-%d %H:%M}: a={self.a:.4f}, b={self.b:.4f} (n={self.sample_size})"
+        return f"{self.as_of:%Y-%m-%d %H:%M}: {self.get_status_display()} ({self.get_reason_code_display()})"
+
+    @property
+    def fitted(self) -> bool:
+        return self.status == self.Status.FITTED
+
+    def reason_display(self) -> str:
+        """Why there is no P(x), in the current language ("" when fitted)."""
+        n = self.sample_size
+        messages = {
+            self.Reason.TOO_FEW: lambda: (
+                ngettext(
+                    "Not fitted: only %(n)s closed opportunity (%(min)s needed).",
+                    "Not fitted: only %(n)s closed opportunities (%(min)s needed).",
+                    n,
+                )
+                % {"n": n, "min": MIN_SAMPLES}
+            ),
+            self.Reason.ALL_WON: lambda: gettext("Not fitted: all %(n)s closed opportunities were won.") % {"n": n},
+            self.Reason.ALL_LOST: lambda: gettext("Not fitted: all %(n)s closed opportunities were lost.") % {"n": n},
+            self.Reason.SEPARATED: lambda: gettext(
+                "Not fitted: the number of visits separates won from lost exactly, so no finite fit exists."
+            ),
+            self.Reason.CONSTANT: lambda: gettext(
+                "Not fitted: every closed opportunity had the same number of visits."
+            ),
+            self.Reason.NOT_CONVERGED: lambda: gettext("Not fitted: the maximum-likelihood fit did not converge."),
+            self.Reason.ERROR: lambda: gettext("Not fitted: the fit failed (%(error)s).") % {"error": self.reason},
+        }
+        message = messages.get(self.reason_code)
+        return message() if message is not None else ""

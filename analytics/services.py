@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from analytics import bridge, run_compute
 from analytics.models import PlanRun, ScoringPolicy
+from analytics.need_fits import need_model_fit_run
 from analytics.runs import RunInProgress, advisory_key, run_start
 from analytics.selectors import profile360_cache_forget
 from visits.services import plans_run_start, visits_mark_missed
@@ -130,19 +131,23 @@ def _scores_run_fail(*, run: PlanRun, exc: BaseException) -> None:
 
 
 def nightly_prepare(*, as_of: datetime, requested_by=None) -> tuple[PlanRun, list[list[int]]]:
-    """The synchronous part of the nightly job: sweep missed visits, score everyone, open the planning run.
+    """The synchronous part of the nightly job: sweep missed visits, score everyone, fit the need model,
+    open the planning run.
 
     Returns the planning run and its chunks of rep ids for the workers. Raises
-    RunInProgress when a scoring or planning run is already live.
+    RunInProgress when a scoring or planning run is already live. The need-model
+    fit never stops the plans: a failure is logged and stored as a not-fitted fit.
     """
     missed = visits_mark_missed(as_of=as_of)
     scores = scores_recalculate(as_of=as_of, requested_by=requested_by)
+    need_fit = need_model_fit_run(as_of=as_of, run=scores)
     profile360_cache_forget()  # the 360 pages rescale on the new night's data
     run, chunks = plans_run_start(as_of=as_of, requested_by=requested_by)
     logger.info(
-        "nightly: %s visits marked missed, %s customers scored, planning run #%s in %s chunks",
+        "nightly: %s visits marked missed, %s customers scored, need model %s, planning run #%s in %s chunks",
         missed,
         scores.done,
+        need_fit.status,
         run.pk,
         len(chunks),
     )

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.need_fits import need_model_fit_run
 from analytics.runs import RunInProgress
 from analytics.services import ScoringRunInProgress, nightly_prepare, scores_recalculate
 from core.times import parse_aware_iso
@@ -46,3 +47,14 @@ def nightly(as_of: str | None = None, requested_by_id: int | None = None) -> int
         return None
     transaction.on_commit(lambda: plans_dispatch(run_id=run.pk, chunks=chunks, as_of=when))
     return run.pk
+
+
+@shared_task(name="analytics.tasks.fit_need_model")
+def fit_need_model(as_of: str | None = None) -> int:
+    """Fit the need-probability model now (or as of `as_of`, ISO 8601 with a UTC offset); returns the fit's id.
+
+    A fit that cannot be made is stored as not fitted with its reason, so this task
+    does not fail for it and is not retried.
+    """
+    when = parse_aware_iso(as_of) if as_of else timezone.now()
+    return need_model_fit_run(as_of=when).pk

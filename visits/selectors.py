@@ -374,3 +374,42 @@ def visit_week_for_user(*, user, rep, monday: date, today: date) -> WeekGrid:
         last_minute=min(1440, -(-last // 60) * 60),
         lunch=(lunch_from, lunch_from + profile.lunch_minutes) if profile.lunch_minutes else None,
     )
+
+
+# A visit is running late when nobody has checked in this long after its planned start.
+LATE_AFTER = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class FieldToday:
+    now: datetime
+    late: list[Visit]  # today's visits with no check-in LATE_AFTER past their start, by rep then start
+    missed_yesterday: list[Visit]  # yesterday's visits nobody checked in to, by rep then start
+
+
+def field_today(*, rep_ids: list[int], now: datetime) -> FieldToday:
+    """Visits running late today and missed yesterday for these reps, in two queries.
+
+    "Missed yesterday" counts visits the nightly sweep marked missed and those it has not
+    swept yet (still planned or confirmed), so the panel is right before the sweep runs too.
+    """
+    today_date = now.astimezone(local_zone()).date()
+    today = day_start(today_date)
+    yesterday = day_start(today_date - timedelta(days=1))
+    visits = (
+        Visit.objects.select_related("customer", "rep")
+        .filter(rep_id__in=rep_ids)
+        .order_by("rep__last_name", "rep__first_name", "rep_id", "planned_start", "pk")
+    )
+    late = visits.filter(
+        status__in=CHANGEABLE_STATUSES,
+        checked_in_at__isnull=True,
+        planned_start__gte=today,
+        planned_start__lte=now - LATE_AFTER,
+    )
+    missed = visits.filter(
+        Q(status=Visit.Status.MISSED) | Q(status__in=CHANGEABLE_STATUSES, checked_in_at__isnull=True),
+        planned_start__gte=yesterday,
+        planned_start__lt=today,
+    )
+    return FieldToday(now=now, late=list(late), missed_yesterday=list(missed))

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.need_model import MIN_SAMPLES, need_log_loss, need_model_fit, need_probability
+from analytics.need_model import (
+    MIN_SAMPLES,
+    calibration_by_decile,
+    need_log_loss,
+    need_model_fit,
+    need_probability,
+)
 
 
 def softplus(t):
@@ -163,3 +169,61 @@ def test_fit_is_the_optimum_or_says_why(sample):
     assert fit.log_loss == pytest.approx(log_loss(x.tolist(), y.tolist(), fit.a, fit.b), rel=1e-9)
     for da, db in [(1e-3, 0), (-1e-3, 0), (0, 1e-3), (0, -1e-3), (1e-3, -1e-3), (-1e-3, 1e-3)]:
         assert need_log_loss(x, y, fit.a + da, fit.b + db) > fit.log_loss
+
+
+def test_not_fitted_reasons_carry_a_code():
+    assert need_model_fit([1.0] * 5, [1.0] * 5).reason_code == "too_few"
+    assert need_model_fit(list(range(25)), [1.0] * 25).reason_code == "all_won"
+    assert need_model_fit(list(range(25)), [0.0] * 25).reason_code == "all_lost"
+    assert need_model_fit(list(range(25)), [float(i >= 12) for i in range(25)]).reason_code == "separated"
+    assert need_model_fit([2.0] * 25, [1.0, 0.0] * 12 + [1.0]).reason_code == "constant"
+    assert need_model_fit(*binary_sample(3, 10, 7, 10)).reason_code is None
+
+
+def test_calibration_by_decile_by_hand():
+    # a = 0, b = 1: P rises with x. 12 opportunities, x = 0..11 given in reverse, so sorting matters.
+    # array_split of 12 into 10 groups: the first two groups take 2, the rest 1 -> x {0,1}, {2,3}, 4, ..., 11.
+    x = list(range(11, -1, -1))
+    y = [1, 0, 1, 1, 0, 1, 0, 0, 1, 0, 1, 0]  # y of x = 11, 10, ..., 0
+    table = calibration_by_decile(x, y, 0.0, 1.0)
+    assert table.count.tolist() == [2, 2, 1, 1, 1, 1, 1, 1, 1, 1]
+    assert table.count.sum() == 12
+    p = [1 / (1 + math.exp(-v)) for v in range(12)]
+    expected_predicted = [(p[0] + p[1]) / 2, (p[2] + p[3]) / 2, *p[4:]]
+    assert table.predicted.tolist() == pytest.approx(expected_predicted, rel=1e-12)
+    # y by x ascending: x=0 -> 0, 1 -> 1, 2 -> 0, 3 -> 1, 4 -> 0, 5 -> 0, 6 -> 1, 7 -> 0, 8 -> 1, 9 -> 1,
+    # 10 -> 0, 11 -> 1.
+    assert table.observed.tolist() == [0.5, 0.5, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
+
+
+def test_calibration_with_negative_slope_sorts_by_probability_not_x():
+    # b < 0: the highest x has the lowest P and comes first.
+    table = calibration_by_decile([0.0, 1.0, 2.0], [1.0, 0.0, 0.0], 0.0, -1.0, groups=3)
+    assert table.predicted.tolist() == pytest.approx([1 / (1 + math.e**2), 1 / (1 + math.e), 0.5])
+    assert table.observed.tolist() == [0.0, 0.0, 1.0]
+
+
+def test_calibration_small_and_empty_and_invalid():
+    few = calibration_by_decile([1.0, 2.0, 3.0], [0.0, 1.0, 1.0], 0.0, 1.0)
+    assert few.count.tolist() == [1, 1, 1]  # fewer than 10: one group each, never an empty group
+    empty = calibration_by_decile([], [], 0.0, 1.0)
+    assert (len(empty), empty.count.dtype) == (0, np.int64)
+    with pytest.raises(ValueError, match=r"^y at index 1 is 3\.0"):
+        calibration_by_decile([0.0, 1.0], [0.0, 3.0], 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"^groups is 0"):
+        calibration_by_decile([0.0], [0.0], 0.0, 1.0, groups=0)
+    with pytest.raises(ValueError, match=r"^x and y must be 1-D of the same length"):
+        calibration_by_decile([0.0, 1.0], [0.0], 0.0, 1.0)
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 8), st.booleans()), min_size=1, max_size=60))
+def test_calibration_counts_sum_to_n_and_preserve_totals(sample):
+    x = np.array([float(s[0]) for s in sample])
+    y = np.array([float(s[1]) for s in sample])
+    table = calibration_by_decile(x, y, -0.5, 0.4)
+    assert table.count.sum() == len(sample)
+    assert table.count.max() - table.count.min() <= 1
+    assert np.all(np.diff(table.predicted) >= -1e-15)  # groups in order of P
+    assert (table.observed * table.count).sum() == pytest.approx(y.sum())
+    assert (table.predicted * table.count).sum() == pytest.approx(need_probability(x, -0.5, 0.4).sum())

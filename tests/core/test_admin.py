@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics.models import CustomerScore, PlanRun, ScoringPolicy
+from analytics.models import CustomerScore, NeedModelFit, PlanRun, ScoringPolicy
 from core.models import User
 from crm.models import Contact, Customer, Need, RepProfile, Team
 from sales.models import Opportunity, Order, Product, Stage, StageChange
@@ -36,7 +36,7 @@ from tests.factories import (
 from visits.feeds import calendar_feed_rotate
 from visits.models import CalendarFeed, FollowUp, Visit
 
-READ_ONLY_MODELS = {CustomerScore, PlanRun}
+READ_ONLY_MODELS = {CustomerScore, NeedModelFit, PlanRun}
 
 
 def make_plan_run(**kwargs) -> PlanRun:
@@ -94,6 +94,14 @@ OBJECT_MAKERS = {
     ScoringPolicy: lambda: ScoringPolicy.objects.get(version=1),
     PlanRun: make_plan_run,
     CustomerScore: make_customer_score,
+    NeedModelFit: lambda: NeedModelFit.objects.create(
+        as_of=timezone.now(),
+        status=NeedModelFit.Status.NOT_FITTED,
+        reason_code=NeedModelFit.Reason.TOO_FEW,
+        reason="Not fitted: only 3 closed opportunities (20 needed).",
+        sample_size=3,
+        run=make_plan_run(status=PlanRun.Status.SUCCEEDED, error=""),
+    ),
 }
 
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)

@@ -1,0 +1,111 @@
+"""The visit-effect figure: how often a completed visit is followed by a sales event, against a baseline.
+
+A completed visit "has an effect" when within 14 days after its check-out there is,
+on the same customer, a forward stage move (to a later stage, Won included, Lost
+never) or an order. The share of such visits is compared with a baseline: the
+customers of the same reps that were not visited in the period, over the period
+cut into whole 14-day windows, and the share of (customer, window) pairs with an
+event. The lift is the difference. Definitions in `analytics.visit_effect_math`,
+loading in `analytics.bridge.visit_effect`; the callers check the user's scope
+(they pass the rep ids the user may see).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+
+import numpy as np
+
+from analytics.bridge.visit_effect import load_visit_effect_inputs
+from analytics.numbers import nan_to_none
+from analytics.visit_effect_math import HORIZON_SECONDS, baseline_pairs, effect_share_by_group, visits_with_effect
+
+HORIZON_DAYS = 14
+
+
+class RepVisitEffect(NamedTuple):
+    rep_id: int
+    share: float | None  # None when the rep completed no visit in the period
+    n: int
+
+
+@dataclass(frozen=True)
+class VisitEffectReport:
+    """The figures of one period; shares are fractions in [0, 1], None where undefined."""
+
+    period_start: datetime
+    period_end: datetime
+    share: float | None
+    n_visits: int
+    n_effective: int
+    baseline_share: float | None
+    baseline_pairs: int
+    baseline_pairs_with_event: int
+    lift: float | None  # share - baseline_share; None when either is undefined
+    per_rep: list[RepVisitEffect]
+    horizon_days: int = HORIZON_DAYS
+
+
+def _check_period(period_start: datetime, period_end: datetime) -> None:
+    for name, moment in (("period_start", period_start), ("period_end", period_end)):
+        if not isinstance(moment, datetime):
+            raise TypeError(f"{name} must be a datetime, got {type(moment).__name__}")
+        if moment.tzinfo is None:
+            raise ValueError(f"{name} must be timezone-aware")
+    if period_end <= period_start:
+        raise ValueError(
+            f"period_end ({period_end.isoformat()}) must be after period_start ({period_start.isoformat()})"
+        )
+
+
+def visit_effect_report(
+    *, rep_ids: Sequence[int] | None, period_start: datetime, period_end: datetime
+) -> VisitEffectReport:
+    """Visit effect of the completed visits checked out in [period_start, period_end) by `rep_ids`.
+
+    `rep_ids` None means every rep; `per_rep` then lists the reps with a completed
+    visit in the period, otherwise every requested rep (in ascending id order),
+    with share None for those without one. Four queries.
+    """
+    _check_period(period_start, period_end)
+    inputs = load_visit_effect_inputs(
+        rep_ids=rep_ids, period_start=period_start, period_end=period_end, horizon_seconds=HORIZON_SECONDS
+    )
+    effective = visits_with_effect(
+        inputs.visit_customer, inputs.visit_time, inputs.event_customer, inputs.event_time, HORIZON_SECONDS
+    )
+    n_visits = int(effective.size)
+    n_effective = int(effective.sum())
+    share = n_effective / n_visits if n_visits else None
+
+    with_event, pairs = baseline_pairs(
+        inputs.baseline_customer,
+        inputs.event_customer,
+        inputs.event_time,
+        period_start=period_start.timestamp(),
+        period_end=period_end.timestamp(),
+        window=HORIZON_SECONDS,
+    )
+    baseline = with_event / pairs if pairs else None
+    lift = share - baseline if share is not None and baseline is not None else None
+
+    reps = np.unique(inputs.visit_rep) if rep_ids is None else np.unique(np.asarray(list(rep_ids), dtype=np.int64))
+    # A visit of a rep outside `reps` cannot happen (the query filters them); searchsorted maps rep -> group.
+    rep_share, rep_n = effect_share_by_group(effective, np.searchsorted(reps, inputs.visit_rep), len(reps))
+    per_rep = [
+        RepVisitEffect(rep_id=int(rep), share=nan_to_none(s), n=int(n))
+        for rep, s, n in zip(reps.tolist(), rep_share.tolist(), rep_n.tolist(), strict=True)
+    ]
+    return VisitEffectReport(
+        period_start=period_start,
+        period_end=period_end,
+        share=share,
+        n_visits=n_visits,
+        n_effective=n_effective,
+        baseline_share=baseline,
+        baseline_pairs=pairs,
+        baseline_pairs_with_event=with_event,
+        lift=lift,
+        per_rep=per_rep,
+    )
