@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("analytics.urls")),
     path("", include("crm.urls")),
     path("", include("visits.urls")),
+    path("pipeline/", include("sales.urls")),
     path("admin/", admin.site.urls),
 ]

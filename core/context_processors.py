@@ -9,6 +9,8 @@ WORKSPACE_LINKS = (
     ("visits:calendar", _("Week"), ("visits:calendar", "visits:visit_create")),
     ("crm:customer_list", _("Customers"), ("crm:customer_list", "crm:customer_detail")),
     ("visits:followups", _("Follow-ups"), ("visits:followups",)),
+    ("sales:board", _("Pipeline"), ("sales:board", "sales:opportunity_list", "sales:opportunity_detail")),
+    ("sales:order_list", _("Orders"), ("sales:order_list",)),
 )
 
 
