@@ -18,10 +18,11 @@ from analytics.services import (
     scoring_policy_duplicate,
     scoring_policy_in_use,
 )
+from core.audit_admin import AuditTrailAdmin
 
 
 @admin.register(ScoringPolicy)
-class ScoringPolicyAdmin(admin.ModelAdmin):
+class ScoringPolicyAdmin(AuditTrailAdmin):
     list_display = ("version", "name", "active", "w1", "w2", "w3", "in_use", "created_at")
     list_display_links = ("version", "name")
     list_filter = ("active",)

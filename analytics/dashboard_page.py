@@ -191,7 +191,7 @@ def chart_data(*, report, curve) -> dict:
     forecast_gap = [None] * len(monthly.months)
     data = {
         "funnel": {
-            "labels": [stage.name for stage in funnel],
+            "labels": [_(stage.name) for stage in funnel],  # default stage names are in the catalogue
             "open": [stage.open_now for stage in funnel],
             "entered": [stage.entered for stage in funnel],
             "conversion": [_percent_or_none(stage.conversion) for stage in funnel],
@@ -249,7 +249,7 @@ class FunnelRow:
 def funnel_rows(report) -> list[FunnelRow]:
     return [
         FunnelRow(
-            name=stage.name,
+            name=_(stage.name),
             open_text="" if stage.open_now is None else figure_text(definitions.WON, stage.open_now),
             entered_text=figure_text(definitions.WON, stage.entered),
             conversion_text="" if stage.is_terminal else figure_text(definitions.WIN_RATE, stage.conversion),

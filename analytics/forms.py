@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from analytics.periods import Period, PeriodKind, custom_period, period_containing
+from core.times import validate_year_in_range
 
 
 class DashboardFilterForm(forms.Form):
@@ -18,9 +19,20 @@ class DashboardFilterForm(forms.Form):
         required=False,
         help_text=_("Any day of the month, quarter or year to show (today by default)."),
         widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_year_in_range],
     )
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_year_in_range],
+    )
+    date_to = forms.DateField(
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_year_in_range],
+    )
 
     def clean(self):
         data = super().clean()

@@ -43,7 +43,13 @@ from analytics.funnel import (
     win_rate_by_group,
 )
 from analytics.numbers import nan_to_none, nan_to_none_list
-from analytics.satisfaction import satisfaction_ratios_by_group
+from analytics.satisfaction import (
+    RatioTerms,
+    SatisfactionRatios,
+    ratios_of_sums,
+    satisfaction_ratios_by_group,
+    satisfaction_sums_by_group,
+)
 from crm.models import RepProfile, Team
 from sales.models import Opportunity
 
@@ -229,8 +235,12 @@ def kpi_report(
         "current": (period_start.timestamp(), period_end.timestamp()),
         "previous": (previous_start.timestamp(), period_start.timestamp()),
     }
-    overall = {key: _figures(data, *bounds, groups=_Groups.single(groups))[0] for key, bounds in periods.items()}
-    per_rep = {key: _figures(data, *bounds, groups=groups) for key, bounds in periods.items()}
+    satisfaction = {key: _satisfaction(data, *bounds, groups=groups) for key, bounds in periods.items()}
+    overall = {
+        key: _figures(data, *bounds, groups=_Groups.single(groups), cs=satisfaction[key][0])[0]
+        for key, bounds in periods.items()
+    }
+    per_rep = {key: _figures(data, *bounds, groups=groups, cs=satisfaction[key][1]) for key, bounds in periods.items()}
     return KpiReport(
         period_start=period_start,
         period_end=period_end,
@@ -328,9 +338,36 @@ def _pipeline_at(pipeline: bridge.PipelineArrays, moment: float, now: float) -> 
     return stage, is_open
 
 
-def _figures(data: _Inputs, start: float, end: float, *, groups: _Groups) -> list[KpiFigures]:
-    """The figures of every group over [start, end), each ratio from one kernel call."""
-    pipeline, visits = data.pipeline, data.visits
+def _satisfaction(
+    data: _Inputs, start: float, end: float, *, groups: _Groups
+) -> tuple[SatisfactionRatios, SatisfactionRatios]:
+    """The CS ratios over [start, end): overall (every visit loaded, whoever's), then per rep, from one kernel call.
+
+    The overall sums are the sums of the reps' and of the owners' not reported (the
+    terms are whole numbers: exact in any order). CS_plan counts only the visits due by now.
+    """
+    visits = data.visits
+    in_period = (visits.planned_start >= start) & (visits.planned_start < end)
+    outside = groups.n + 1  # after the reps, and the owners not reported (groups.n)
+    sums = satisfaction_sums_by_group(
+        group_index=np.where(in_period, groups.visit, outside),
+        n_groups=groups.n + 2,
+        **visits.kernel_arguments(),
+        period_start=start,
+        period_end=max(start, min(end, data.now)),
+    )
+    total = tuple(
+        RatioTerms(
+            numerator=s.numerator[:outside].sum(keepdims=True), denominator=s.denominator[:outside].sum(keepdims=True)
+        )
+        for s in sums
+    )
+    return ratios_of_sums(total), ratios_of_sums(sums)
+
+
+def _figures(data: _Inputs, start: float, end: float, *, groups: _Groups, cs: SatisfactionRatios) -> list[KpiFigures]:
+    """The figures of every group over [start, end), each ratio from one kernel call (CS ratios given, per group)."""
+    pipeline = data.pipeline
     opp, orders, stages = pipeline.opportunities, pipeline.orders, pipeline.stages
     n = groups.n + 1  # the last group holds the owners not reported, and is dropped
     period = {"period_start": start, "period_end": end}
@@ -359,14 +396,6 @@ def _figures(data: _Inputs, start: float, end: float, *, groups: _Groups) -> lis
         ordered_at=orders.ordered_at, fulfilled_at=orders.fulfilled_at, group_index=groups.order, n_groups=n, **period
     )
 
-    in_period = (visits.planned_start >= start) & (visits.planned_start < end)
-    cs = satisfaction_ratios_by_group(
-        group_index=np.where(in_period, groups.visit, groups.n),
-        n_groups=n,
-        **visits.kernel_arguments(),
-        period_start=start,
-        period_end=max(start, min(end, data.now)),  # CS_plan: only the visits due by now
-    )
     return [
         KpiFigures(
             won=int(won_count[g]),

@@ -5,6 +5,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from analytics.need_model import MIN_SAMPLES
+from core.audit import AuditTrail
 from core.models import TimeStampedModel
 
 
@@ -30,6 +31,7 @@ class ScoringPolicy(TimeStampedModel):
     speed_kmh = models.FloatField(_("travel speed (km/h)"), default=40)
     default_travel_km = models.FloatField(_("default travel (km)"), default=20)
     max_visit_minutes = models.PositiveSmallIntegerField(_("max visit minutes"), default=120)
+    history = AuditTrail()
 
     class Meta:
         ordering = ["-version"]

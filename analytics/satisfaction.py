@@ -49,8 +49,10 @@ __all__ = [
     "cs_policy_terms",
     "percent",
     "percent_by_group",
+    "ratios_of_sums",
     "satisfaction_ratios",
     "satisfaction_ratios_by_group",
+    "satisfaction_sums_by_group",
 ]
 
 CHECK_IN_TOLERANCE_SECONDS = 30 * 60  # |check-in - planned start| <= 30 min, either side
@@ -339,6 +341,64 @@ def satisfaction_ratios(
     )
 
 
+def satisfaction_sums_by_group(
+    *,
+    group_index: npt.ArrayLike,
+    n_groups: int,
+    completed: npt.ArrayLike,
+    needs_raised: npt.ArrayLike,
+    needs_satisfied: npt.ArrayLike,
+    actual_satisfaction: npt.ArrayLike,
+    expected_satisfaction: npt.ArrayLike,
+    planned_start: npt.ArrayLike,
+    planned_day_start: npt.ArrayLike,
+    cancelled_at: npt.ArrayLike,
+    checked_in_at: npt.ArrayLike,
+    checked_out_at: npt.ArrayLike,
+    report_filed_at: npt.ArrayLike,
+    period_start: float | None = None,
+    period_end: float | None = None,
+) -> tuple[RatioTerms, RatioTerms, RatioTerms, RatioTerms]:
+    """The four ratios' (need, expectation, plan, policy) numerator and denominator sums per group.
+
+    Every term is a whole number, so the sums of a union of groups are exact:
+    `ratios_of_sums` gives the ratios of single groups and of unions of them.
+    """
+    groups = as_group_index(group_index, n_groups)
+    terms = _all_terms(
+        completed=completed,
+        needs_raised=needs_raised,
+        needs_satisfied=needs_satisfied,
+        actual_satisfaction=actual_satisfaction,
+        expected_satisfaction=expected_satisfaction,
+        planned_start=planned_start,
+        planned_day_start=planned_day_start,
+        cancelled_at=cancelled_at,
+        checked_in_at=checked_in_at,
+        checked_out_at=checked_out_at,
+        report_filed_at=report_filed_at,
+        period_start=period_start,
+        period_end=period_end,
+    )
+    return tuple(_group_sums(t, groups, n_groups) for t in terms)
+
+
+def _group_sums(terms: RatioTerms, groups: np.ndarray, n_groups: int) -> RatioTerms:
+    """The terms summed per group (as `percent_by_group` sums them)."""
+    shape = np.broadcast_shapes(groups.shape, terms.numerator.shape, terms.denominator.shape)
+    groups = np.broadcast_to(groups, shape)
+    return RatioTerms(
+        numerator=group_sum(terms.numerator, groups, n_groups),
+        denominator=group_sum(terms.denominator, groups, n_groups),
+    )
+
+
+def ratios_of_sums(sums: tuple[RatioTerms, RatioTerms, RatioTerms, RatioTerms]) -> SatisfactionRatios:
+    """The four ratios (percent, NaN where undefined) of `satisfaction_sums_by_group` sums, group by group."""
+    need, expectation, plan, policy = (ratio(s.numerator, s.denominator, scale=100.0) for s in sums)
+    return SatisfactionRatios(need=need, expectation=expectation, plan=plan, policy=policy)
+
+
 def satisfaction_ratios_by_group(
     *,
     group_index: npt.ArrayLike,
@@ -358,21 +418,22 @@ def satisfaction_ratios_by_group(
     period_end: float | None = None,
 ) -> SatisfactionRatios:
     """All four ratios per group (rep, team, customer, month...): arrays of shape (n_groups,), NaN if undefined."""
-    groups = as_group_index(group_index, n_groups)
-    terms = _all_terms(
-        completed=completed,
-        needs_raised=needs_raised,
-        needs_satisfied=needs_satisfied,
-        actual_satisfaction=actual_satisfaction,
-        expected_satisfaction=expected_satisfaction,
-        planned_start=planned_start,
-        planned_day_start=planned_day_start,
-        cancelled_at=cancelled_at,
-        checked_in_at=checked_in_at,
-        checked_out_at=checked_out_at,
-        report_filed_at=report_filed_at,
-        period_start=period_start,
-        period_end=period_end,
+    return ratios_of_sums(
+        satisfaction_sums_by_group(
+            group_index=group_index,
+            n_groups=n_groups,
+            completed=completed,
+            needs_raised=needs_raised,
+            needs_satisfied=needs_satisfied,
+            actual_satisfaction=actual_satisfaction,
+            expected_satisfaction=expected_satisfaction,
+            planned_start=planned_start,
+            planned_day_start=planned_day_start,
+            cancelled_at=cancelled_at,
+            checked_in_at=checked_in_at,
+            checked_out_at=checked_out_at,
+            report_filed_at=report_filed_at,
+            period_start=period_start,
+            period_end=period_end,
+        )
     )
-    need, expectation, plan, policy = (percent_by_group(t, group_index=groups, n_groups=n_groups) for t in terms)
-    return SatisfactionRatios(need=need, expectation=expectation, plan=plan, policy=policy)

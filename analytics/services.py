@@ -193,6 +193,10 @@ def scoring_policy_duplicate(*, policy: ScoringPolicy) -> ScoringPolicy:
 def scoring_policy_activate(*, policy: ScoringPolicy) -> None:
     """Make `policy` the only active one; the next scoring run uses it."""
     # Deactivate first: the partial unique constraint allows one active row at any moment.
-    ScoringPolicy.objects.filter(active=True).exclude(pk=policy.pk).update(active=False)
-    ScoringPolicy.objects.filter(pk=policy.pk).update(active=True)
+    changed = list(ScoringPolicy.objects.filter(active=True).exclude(pk=policy.pk).values_list("pk", flat=True))
+    ScoringPolicy.objects.filter(pk__in=changed).update(active=False)
+    if ScoringPolicy.objects.filter(pk=policy.pk, active=False).update(active=True):
+        changed.append(policy.pk)
+    # UPDATEs write no audit rows by themselves: one row per policy switched, with the request's user.
+    ScoringPolicy.history.bulk_history_create(ScoringPolicy.objects.filter(pk__in=changed), update=True)
     policy.active = True

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from analytics import definitions
+from analytics.bridge import jit_off_for_loads
 from analytics.dashboard_page import (
     DashboardRequest,
     card_list,
@@ -31,10 +32,10 @@ from analytics.dashboard_page import (
 )
 from analytics.dashboard_scope import dashboard_scope_for_user, dashboard_visible
 from analytics.forms import DashboardFilterForm
-from analytics.kpis import kpi_report
+from analytics.kpis import KpiReport, kpi_report
 from analytics.need_fits import need_model_curve, need_model_latest
 from analytics.tasks import fit_need_model
-from analytics.visit_effect import visit_effect_report
+from analytics.visit_effect import VisitEffectReport, visit_effect_report
 from visits.selectors import field_today
 from visits.services import local_zone
 
@@ -50,13 +51,20 @@ def _dashboard_request(request: HttpRequest) -> DashboardRequest:
     return DashboardRequest(form=form, scope=scope, period=form.resolved_period, zone=local_zone())
 
 
+def _figures(page: DashboardRequest) -> tuple[KpiReport, VisitEffectReport]:
+    start, end = page.bounds
+    # One transaction, so that the loads' SET LOCAL (no JIT compilation) is sent once and holds for all.
+    with transaction.atomic(), jit_off_for_loads():
+        report = kpi_report(rep_ids=page.scope.rep_ids, period_start=start, period_end=end)
+        effect = visit_effect_report(rep_ids=page.scope.rep_ids, period_start=start, period_end=end)
+    return report, effect
+
+
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The weekly review: a team's (or all teams') figures over a period against the period before."""
     page = _dashboard_request(request)
-    start, end = page.bounds
-    report = kpi_report(rep_ids=page.scope.rep_ids, period_start=start, period_end=end)
-    effect = visit_effect_report(rep_ids=page.scope.rep_ids, period_start=start, period_end=end)
+    report, effect = _figures(page)
     fit = need_model_latest()
     context = {
         "page": page,
@@ -87,9 +95,7 @@ def dashboard_field_today(request: HttpRequest) -> HttpResponse:
 def dashboard_reps_csv(request: HttpRequest) -> HttpResponse:
     """The per-rep table as CSV: raw numbers (ratios as the spec defines them), empty where undefined."""
     page = _dashboard_request(request)
-    start, end = page.bounds
-    report = kpi_report(rep_ids=page.scope.rep_ids, period_start=start, period_end=end)
-    effect = visit_effect_report(rep_ids=page.scope.rep_ids, period_start=start, period_end=end)
+    report, effect = _figures(page)
     rows = sort_rep_rows(rep_rows(report=report, effect=effect, page=page), *page.sort)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"fieldwise-reps-{page.period.first:%Y%m%d}-{page.period.last:%Y%m%d}.csv"

@@ -75,9 +75,12 @@ def visits_with_effect(
 ) -> np.ndarray:
     """For each visit (customer, check-out time), whether an event on its customer follows within `horizon`.
 
-    Events are sorted once by (customer, time); each visit finds the first event
-    strictly after its check-out with one `numpy.searchsorted` over an exact
-    integer key (customer rank, time rank), so equal times never mis-order.
+    Events are sorted once by an exact integer key (the rank of their customer
+    among the events' customers, of their time among the events' times), so equal
+    times never mis-order. A visit's key is its customer's rank and the number of
+    event times at or before its check-out: one `numpy.searchsorted` finds the
+    first event at or above it, the customer's first event strictly after the
+    check-out (or another customer's: then there is none).
     """
     v_customer, e_customer = _ids(visit_customer, "visit_customer"), _ids(event_customer, "event_customer")
     v_time, e_time = _times(visit_time, "visit_time"), _times(event_time, "event_time")
@@ -86,18 +89,17 @@ def visits_with_effect(
     span = _positive(horizon, "horizon")
     if v_time.size == 0 or e_time.size == 0:
         return np.zeros(v_time.size, dtype=np.bool_)
-    customers = np.unique(np.concatenate([v_customer, e_customer]))
-    times = np.unique(np.concatenate([v_time, e_time]))
+    # Ranks among the events only: the visits (more numerous) are looked up, never sorted.
+    customers, customer_rank = np.unique(e_customer, return_inverse=True)
+    times, time_rank = np.unique(e_time, return_inverse=True)
     n_times = np.int64(times.size)
-
-    def key(customer: np.ndarray, time: np.ndarray) -> np.ndarray:
-        return np.searchsorted(customers, customer).astype(np.int64) * n_times + np.searchsorted(times, time)
-
-    event_key = key(e_customer, e_time)
+    event_key = customer_rank.astype(np.int64) * n_times + time_rank
     order = np.argsort(event_key, kind="stable")
     event_key, e_customer, e_time = event_key[order], e_customer[order], e_time[order]
-    # side="right": the first event whose key is greater, i.e. same customer strictly later (or the next customer).
-    nxt = np.searchsorted(event_key, key(v_customer, v_time), side="right")
+    visit_key = np.searchsorted(customers, v_customer).astype(np.int64) * n_times + np.searchsorted(
+        times, v_time, side="right"
+    )
+    nxt = np.searchsorted(event_key, visit_key)
     found = nxt < event_key.size
     at = np.minimum(nxt, event_key.size - 1)
     return found & (e_customer[at] == v_customer) & (e_time[at] - v_time <= span)

@@ -192,6 +192,7 @@ def state_reset(*, fresh: bool) -> int:
     from django.utils import timezone
 
     from analytics.models import CustomerScore, PlanRun
+    from core.audit import audit_trail_paused
     from visits.models import Visit
 
     # A run left running by an interrupted bench would refuse the next one until its lease expired.
@@ -201,9 +202,11 @@ def state_reset(*, fresh: bool) -> int:
     deleted = 0
     if fresh:
         # Seeded history has no plan_run; everything with one was planned by a bench run.
-        deleted, _ = Visit.objects.filter(
-            origin=Visit.Origin.PLANNER, status=Visit.Status.PLANNED, plan_run__isnull=False
-        ).delete()
+        # Machine cleanup, like the plan swap: no audit row (and reload) per deleted visit.
+        with audit_trail_paused():
+            deleted, _ = Visit.objects.filter(
+                origin=Visit.Origin.PLANNER, status=Visit.Status.PLANNED, plan_run__isnull=False
+            ).delete()
     # Each run rewrites every score row and every rep's plan and updates its PlanRuns many times:
     # clean out the previous run's dead rows (as autovacuum would have done since yesterday; it
     # may be off on a development server) so every measurement starts alike. Dead PlanRun rows

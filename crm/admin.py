@@ -9,9 +9,12 @@ from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.audit_admin import AuditTrailAdmin
 from core.roles import Role
+from core.transfer.admin import ScopedImportExportMixin
 from crm.forms import CustomerReassignForm, RepProfileAdminForm
 from crm.models import Contact, Customer, Need, RepProfile, Team
+from crm.resources import ContactResource, CustomerResource
 from crm.services import customer_reassign
 
 REPROFILE_PATTERN_FIELDS = ("working_days", "day_start", "day_end", "lunch_start", "lunch_minutes")
@@ -137,7 +140,8 @@ class OwnerTeamFilter(admin.SimpleListFilter):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ScopedImportExportMixin, AuditTrailAdmin):
+    resource_classes = [CustomerResource]
     list_display = (
         "code",
         "name",
@@ -216,7 +220,8 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ScopedImportExportMixin, admin.ModelAdmin):
+    resource_classes = [ContactResource]
     list_display = ("name", "customer", "title", "email", "phone", "is_primary")
     list_filter = ("is_primary",)
     list_select_related = ("customer",)

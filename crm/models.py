@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from core.audit import AuditTrail
 from core.models import TimeStampedModel
 
 WEEKDAY_LABELS = (
@@ -128,6 +129,7 @@ class Customer(TimeStampedModel):
     employees = models.PositiveIntegerField(_("employees"), null=True, blank=True)
     visit_cadence_days = models.PositiveSmallIntegerField(_("visit cadence (days)"), default=30)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    history = AuditTrail()
 
     class Meta:
         ordering = ["name"]

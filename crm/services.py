@@ -51,8 +51,13 @@ def customer_reassign(*, customer_ids: Iterable[int], new_owner, reassigned_by) 
     customers = Customer.objects.filter(pk__in=ids)
     _check_reassign_scope(reassigned_by=reassigned_by, customers=customers, new_owner=new_owner)
 
-    # One UPDATE; customers the target already owns are neither touched nor counted.
-    count = customers.exclude(owner=new_owner).update(owner=new_owner, updated_at=timezone.now())
+    # Set-based; customers the target already owns are neither touched nor counted.
+    moving = list(customers.exclude(owner=new_owner).select_for_update().values_list("pk", flat=True))
+    count = Customer.objects.filter(pk__in=moving).update(owner=new_owner, updated_at=timezone.now())
+    # The audit trail in one INSERT (an UPDATE sends no per-row signal): who gave which customer to whom.
+    Customer.history.bulk_history_create(
+        Customer.objects.filter(pk__in=moving), update=True, default_user=reassigned_by, batch_size=1000
+    )
     visits_moved = (
         Visit.objects.filter(
             customer_id__in=ids,

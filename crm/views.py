@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from analytics.selectors import customer_profile360, customer_satisfaction_ratios, customer_score_explained
 from core.roles import Role, user_role
+from crm.change_history import HISTORY_LIMIT, customer_change_history
 from crm.filters import CustomerFilter
 from crm.models import Customer
 from crm.selectors import (
@@ -38,7 +39,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """Customer 360: who they are, the latest score, the 360 profile, needs, visits, deals, ratios."""
+    """Customer 360: who they are, the latest score, the 360 profile, needs, visits, deals, ratios, changes."""
     try:
         customer = customer_get_for_user(user=request.user, pk=pk)
     except Customer.DoesNotExist:
@@ -58,5 +59,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "visits": customer_visit_history(customer=customer),
         "opportunities": customer_opportunities(customer=customer),
         "ratios": customer_satisfaction_ratios(user=request.user, customer_id=customer.pk, as_of=now),
+        # The audit trail is for managers and admins (issue 8); a rep's page does not even read it.
+        "show_history": user_role(request.user) in (Role.MANAGER, Role.ADMIN),
     }
+    if context["show_history"]:
+        context["history"] = customer_change_history(customer=customer, limit=HISTORY_LIMIT)
+        context["history_limit"] = HISTORY_LIMIT
     return render(request, "crm/customer_detail.html", context)

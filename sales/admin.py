@@ -4,7 +4,10 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.audit_admin import AuditTrailAdmin
+from core.transfer.admin import ScopedImportExportMixin
 from sales.models import Opportunity, Order, Product, Stage, StageChange
+from sales.resources import OpportunityResource
 
 # Stages the code refers to by code (created by the data migration): never renamed away or deleted.
 SYSTEM_STAGE_CODES = frozenset({"discovery", "communication", "follow-up", "won", "lost"})
@@ -67,7 +70,8 @@ class StageChangeInline(admin.TabularInline):
 
 
 @admin.register(Opportunity)
-class OpportunityAdmin(admin.ModelAdmin):
+class OpportunityAdmin(ScopedImportExportMixin, AuditTrailAdmin):
+    resource_classes = [OpportunityResource]
     list_display = (
         "customer",
         "owner",

@@ -4,8 +4,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from core.audit import AuditTrail
 from core.models import TimeStampedModel
 
 
@@ -27,6 +29,17 @@ class Product(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+# The default stages' names (migration 0002), marked so the catalogue translates them; a name an
+# admin gives a stage is shown as it was typed.
+DEFAULT_STAGE_NAMES = (
+    gettext_noop("Discovery"),
+    gettext_noop("Communication"),
+    gettext_noop("Follow-up"),
+    gettext_noop("Won"),
+    gettext_noop("Lost"),
+)
 
 
 class Stage(models.Model):
@@ -51,7 +64,12 @@ class Stage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name in the current language."""
+        return gettext(self.name)
 
     @property
     def is_terminal(self) -> bool:
@@ -101,6 +119,7 @@ class Opportunity(TimeStampedModel):
     opened_at = models.DateTimeField(_("opened at"), default=timezone.now, db_index=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, db_index=True)
     lost_reason = models.CharField(_("lost reason"), max_length=255, blank=True)
+    history = AuditTrail()
 
     class Meta:
         ordering = ["-opened_at"]

@@ -77,7 +77,7 @@ def _refuse_if_closed(opportunity: Opportunity) -> None:
         raise ValidationError(
             {
                 "stage": _("This opportunity is closed as %(stage)s: a closed opportunity cannot change stage.")
-                % {"stage": opportunity.stage.name}
+                % {"stage": opportunity.stage.label}
             }
         )
 

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from core.audit_admin import AuditTrailAdmin
 from visits.feeds import calendar_feed_token_new
 from visits.models import CalendarFeed, FollowUp, Visit
 
@@ -15,7 +16,7 @@ class FollowUpInline(admin.TabularInline):
 
 
 @admin.register(Visit)
-class VisitAdmin(admin.ModelAdmin):
+class VisitAdmin(AuditTrailAdmin):
     list_display = ("customer", "rep", "planned_start", "planned_minutes", "status", "origin", "actual_satisfaction")
     list_filter = ("status", "origin", ("rep", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("customer", "rep")

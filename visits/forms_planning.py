@@ -8,6 +8,7 @@ views attach to the field they concern.
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.times import validate_year_in_range
 from crm.selectors import customer_list_for_user
 from visits.models import Visit
 from visits.selectors import visit_rep_choices_for_user
@@ -21,6 +22,7 @@ def _start_field(label) -> forms.DateTimeField:
         label=label,
         input_formats=[DATETIME_LOCAL, "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 300}, format=DATETIME_LOCAL),
+        validators=[validate_year_in_range],
         error_messages={
             "required": _("Choose the day and time the visit starts."),
             "invalid": _("Enter the start as a date and a time, e.g. 2026-11-23 09:30."),

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format, time_format
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from core.roles import scope_by_owner, visible_rep_ids
 from crm.models import WEEKDAY_LABELS, Customer, RepProfile
@@ -44,7 +45,7 @@ def _clock(minutes: float) -> str:
 
 
 def _moment(value: datetime) -> str:
-    return date_format(timezone.localtime(value, local_zone()), "D j M H:i")
+    return date_format(timezone.localtime(value, local_zone()), pgettext("date format", "D j M H:i"))
 
 
 def _minutes(value: time) -> int:

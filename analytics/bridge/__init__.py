@@ -7,19 +7,20 @@ embedded development database, takes a plain cursor path that gives the same ans
 
 One module per consumer: `scores` (spec section 1), `visits` (section 2),
 `pipeline` (section 3), `need` (section 4), `profile360` (section 6), `visit_effect`
-(the visit-effect figure); `columns` holds the shared SQL
-and COPY plumbing. Every public name is importable from `analytics.bridge`.
+(the visit-effect figure); `columns` holds the shared SQL and COPY plumbing,
+`expressions` the column expressions, `packed` the rows-as-arrays transport.
+Every public name is importable from `analytics.bridge`.
 """
 
 from analytics.bridge.columns import (
     _COPY_HEADER,
     _COPY_SIGNATURE,
     _COPY_TRAILER,
-    SECONDS_PER_DAY,
     _decode_binary_copy,
     jit_off_for_loads,
     load_columns,
 )
+from analytics.bridge.expressions import SECONDS_PER_DAY
 from analytics.bridge.need import NeedEngagement, load_engagement_with_latest_model, load_need_engagement
 from analytics.bridge.pipeline import (
     OpportunityArrays,

@@ -1,8 +1,9 @@
-"""SQL plumbing shared by the loaders: quoted names, epoch seconds, and result columns moved into arrays.
+"""SQL plumbing shared by the loaders: quoted names, and result columns moved into arrays.
 
-PostgreSQL moves data with binary COPY (fixed-width rows NumPy views directly);
-SQLite, the embedded development database, takes a plain cursor path that gives
-the same arrays. No formula here.
+PostgreSQL moves data with binary COPY (fixed-width values NumPy views directly:
+rows, or rows packed into arrays, `analytics.bridge.packed`); SQLite, the
+embedded development database, takes a plain cursor path that gives the same
+arrays. The column expressions are in `analytics.bridge.expressions`. No formula here.
 """
 
 import struct
@@ -13,9 +14,11 @@ from contextvars import ContextVar
 import numpy as np
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import BigIntegerField, Case, Expression, FloatField, Func, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Expression, QuerySet
 
-SECONDS_PER_DAY = 86400.0
+from analytics.bridge.expressions import _Epoch, _epoch_seconds
+from analytics.bridge.packed import decode_packed_row, packed_statement
+
 # PostgreSQL binary COPY framing: signature, int32 flags, int32 header-extension length.
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _COPY_HEADER = _COPY_SIGNATURE + struct.pack(">ii", 0, 0)
@@ -72,9 +75,15 @@ def jit_off_for_loads() -> Iterator[None]:
         _JIT_ALREADY_OFF.reset(token)
 
 
-def _load_postgresql(sql: str, params: list, columns: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
-    """The rows of `sql` as column arrays through one binary COPY (every field non-NULL, fixed width)."""
-    statement = f"COPY ({sql}) TO STDOUT (FORMAT binary)"
+def _load_postgresql(
+    sql: str, params: list, columns: Sequence[tuple[str, str]], *, packed: bool
+) -> dict[str, np.ndarray]:
+    """The rows of `sql` as column arrays through one binary COPY (every field non-NULL, fixed width).
+
+    `packed`: the rows travel as one row of arrays (see `analytics.bridge.packed`).
+    """
+    names = [name for name, _ in columns]
+    statement = packed_statement(sql, names) if packed else f"COPY ({sql}) TO STDOUT (FORMAT binary)"
     _set_jit_off()
     buf = bytearray()
     with (
@@ -84,15 +93,22 @@ def _load_postgresql(sql: str, params: list, columns: Sequence[tuple[str, str]])
     ):
         for chunk in copy:
             buf += chunk
+    if packed:
+        return decode_packed_row(buf, _copy_body_start(buf), columns)
     return _decode_binary_copy(buf, columns)
+
+
+def _copy_body_start(buf: bytes | bytearray) -> int:
+    """Where the first row of a binary COPY stream begins, after its header."""
+    if buf[: len(_COPY_SIGNATURE)] != _COPY_SIGNATURE:
+        raise ValueError("not a PostgreSQL binary COPY stream")
+    (extension,) = struct.unpack_from(">i", buf, len(_COPY_SIGNATURE) + 4)
+    return len(_COPY_HEADER) + extension
 
 
 def _decode_binary_copy(buf: bytes | bytearray, columns: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
     """Native-endian column arrays from a binary COPY stream whose fields are all non-NULL and fixed width."""
-    if buf[: len(_COPY_SIGNATURE)] != _COPY_SIGNATURE:
-        raise ValueError("not a PostgreSQL binary COPY stream")
-    (extension,) = struct.unpack_from(">i", buf, len(_COPY_SIGNATURE) + 4)
-    start = len(_COPY_HEADER) + extension
+    start = _copy_body_start(buf)
     dtype = _copy_row_dtype(columns)
     body = len(buf) - start - len(_COPY_TRAILER)
     if body % dtype.itemsize or buf[-2:] != _COPY_TRAILER:
@@ -124,106 +140,71 @@ def _load_cursor(sql: str, params: list, columns: Sequence[tuple[str, str]]) -> 
 
 
 def load_columns(
-    sql: str, params: list, columns: Sequence[tuple[str, str]], *, bulk: bool = True
+    sql: str, params: list, columns: Sequence[tuple[str, str]], *, bulk: bool = True, packed: bool = False
 ) -> dict[str, np.ndarray]:
     """The rows of one statement as column arrays in one query, whatever the database.
 
     On PostgreSQL every column must be non-NULL and of the fixed-width binary type
     given in `columns` (cast in the SQL; COALESCE floats to 'NaN'). `bulk=False`
     (a handful of rows: one customer's visits) reads through a plain cursor instead
-    of COPY, which saves the JIT setting's round trip.
+    of COPY, which saves the JIT setting's round trip. `packed` (PostgreSQL, bulk):
+    the rows travel packed in arrays, for loads of a bounded size (`analytics.bridge.packed`).
     """
     if bulk and connection.vendor == "postgresql":
-        return _load_postgresql(sql, params, columns)
+        return _load_postgresql(sql, params, columns, packed=packed)
     return _load_cursor(sql, params, columns)
 
 
-class _EpochSeconds(Func):
-    """A datetime as float epoch seconds (NULL stays NULL): NumPy takes floats, not 100,000 datetimes."""
-
-    arity = 1
-    output_field = FloatField()
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        return self.as_sql(
-            compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra_context
-        )
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(
-            compiler,
-            connection,
-            template=f"((julianday(%(expressions)s) - 2440587.5) * {SECONDS_PER_DAY})",
-            **extra_context,
-        )
-
-
-class _Float(Func):
-    """A number as float64: NaN instead of NULL on PostgreSQL, so every COPY row has the same width."""
-
-    arity = 1
-    output_field = FloatField()
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        template = "COALESCE((%(expressions)s)::float8, 'NaN'::float8)"
-        return self.as_sql(compiler, connection, template=template, **extra_context)
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        # A NULL stays NULL: the cursor path reads it as NaN.
-        return self.as_sql(compiler, connection, template="CAST(%(expressions)s AS REAL)", **extra_context)
-
-
-class _Int(Func):
-    """An integer (id, count, flag) as int64; the column must not be NULL."""
-
-    arity = 1
-    output_field = BigIntegerField()
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, template="(%(expressions)s)::int8", **extra_context)
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, template="CAST(%(expressions)s AS INTEGER)", **extra_context)
-
-
-def epoch_column(field: str) -> Func:
-    """A datetime column as float epoch seconds, NaN where NULL."""
-    return _Float(_EpochSeconds(field))
-
-
-def float_column(field: str | Expression) -> Func:
-    return _Float(field)
-
-
-def int_column(field: str | Expression) -> Func:
-    return _Int(field)
-
-
-def flag_column(condition: Q) -> Func:
-    """1 where `condition` holds, else 0 (PostgreSQL will not cast a boolean to int8)."""
-    return _Int(Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField()))
-
-
 def load_queryset_columns(
-    queryset: QuerySet, columns: dict[str, tuple[Expression, str]], *, bulk: bool = True
+    queryset: QuerySet | Sequence[QuerySet],
+    columns: dict[str, tuple[Expression, str]],
+    *,
+    bulk: bool = True,
+    packed: bool = False,
 ) -> dict[str, np.ndarray]:
     """`queryset`'s rows as column arrays in one query: {name: (expression, PostgreSQL binary type)}.
 
-    The ORM writes the SQL (filters, joins, subqueries); the rows then travel by
-    binary COPY on PostgreSQL. Every expression must be an `int_column`,
-    `flag_column`, `float_column` or `epoch_column` so the types and NULLs match `columns`.
+    The ORM writes the SQL (filters, joins, subqueries); on PostgreSQL the rows then
+    travel by binary COPY, `packed` in arrays when the load is bounded (one team's
+    data: see `analytics.bridge.packed`). Every expression must be an `int_column`,
+    `flag_column`, `float_column` or `epoch_column` so the types and NULLs match
+    `columns`. Several unordered querysets (of any models) load as one UNION ALL,
+    rows in the order given.
     """
     # Aliases of our own: a column may be named like a model field (`owner_id`).
     aliases = {f"_col{i}": name for i, name in enumerate(columns)}
-    rows = queryset.values(**{alias: columns[name][0] for alias, name in aliases.items()})
-    query = rows.query
-    if query.values_select or list(query.annotation_select) != list(aliases) or query.extra_select:
-        raise ValueError("the query would not select exactly the requested columns, in order")
-    kinds = [(alias, columns[name][1]) for alias, name in aliases.items()]
-    try:
-        sql, params = query.sql_with_params()
-    except EmptyResultSet:  # e.g. `pk__in=[]`: the ORM knows there are no rows without asking
-        loaded = {alias: np.empty(0, dtype=np.dtype(kind).newbyteorder("=")) for alias, kind in kinds}
-    else:
-        loaded = load_columns(sql, list(params), kinds, bulk=bulk)
-    return {name: loaded[alias] for alias, name in aliases.items()}
+    copied = bulk and connection.vendor == "postgresql"
+    # Through COPY, timestamps travel as themselves (int8 microseconds) and become epoch seconds below.
+    timestamps = {alias for alias, name in aliases.items() if copied and isinstance(columns[name][0], _Epoch)}
+    expressions, kinds = {}, []
+    for alias, name in aliases.items():
+        expression, kind = columns[name]
+        if isinstance(expression, _Epoch) and alias not in timestamps:
+            expression = expression.as_seconds()
+        expressions[alias] = expression
+        kinds.append((alias, ">i8" if alias in timestamps else kind))
+    statement = _union_all([queryset] if isinstance(queryset, QuerySet) else list(queryset), expressions)
+    if statement is None:
+        return {name: np.empty(0, dtype=np.dtype(kind).newbyteorder("=")) for name, (_, kind) in columns.items()}
+    loaded = load_columns(*statement, kinds, bulk=bulk, packed=packed)
+    return {
+        name: _epoch_seconds(loaded[alias]) if alias in timestamps else loaded[alias] for alias, name in aliases.items()
+    }
+
+
+def _union_all(querysets: list[QuerySet], expressions: dict[str, Expression]) -> tuple[str, list] | None:
+    """The SQL and parameters selecting `expressions` (by alias) from every queryset; None when none has rows."""
+    if len(querysets) > 1 and any(queryset.query.order_by for queryset in querysets):
+        raise ValueError("querysets loaded together (UNION ALL) must be unordered: call order_by() first")
+    statements, params = [], []
+    for queryset in querysets:
+        query = queryset.values(**expressions).query
+        if query.values_select or list(query.annotation_select) != list(expressions) or query.extra_select:
+            raise ValueError("the query would not select exactly the requested columns, in order")
+        try:
+            sql, query_params = query.sql_with_params()
+        except EmptyResultSet:  # e.g. `pk__in=[]`: the ORM knows there are no rows without asking
+            continue
+        statements.append(sql)
+        params += query_params
+    return (" UNION ALL ".join(statements), params) if statements else None

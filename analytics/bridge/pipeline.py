@@ -14,7 +14,8 @@ from datetime import datetime
 import numpy as np
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from analytics.bridge.columns import epoch_column, flag_column, float_column, int_column, load_queryset_columns
+from analytics.bridge.columns import load_queryset_columns
+from analytics.bridge.expressions import epoch_column, flag_column, float_column, int_column
 from analytics.funnel import STILL_IN_STAGE, FunnelStage, StageStays, stage_stays
 from sales.models import Opportunity, Order, Stage, StageChange
 
@@ -165,6 +166,7 @@ def load_pipeline_arrays(*, owner_ids: Sequence[int] | None, since: datetime, un
         if moment.tzinfo is None:
             raise ValueError(f"{name} must be timezone-aware")
     owners = None if owner_ids is None else [int(pk) for pk in owner_ids]
+    packed = owners is not None  # a team's pipeline: bounded, so its rows travel packed in arrays
     stages = load_stage_table()
     opportunities = _opportunities_active_since(owners, since)
     opp = load_queryset_columns(
@@ -179,6 +181,7 @@ def load_pipeline_arrays(*, owner_ids: Sequence[int] | None, since: datetime, un
             "opened_at": (epoch_column("opened_at"), ">f8"),
             "closed_at": (epoch_column("closed_at"), ">f8"),
         },
+        packed=packed,
     )
     change = load_queryset_columns(
         StageChange.objects.filter(opportunity__in=opportunities.values("pk")).order_by(
@@ -189,6 +192,7 @@ def load_pipeline_arrays(*, owner_ids: Sequence[int] | None, since: datetime, un
             "stage_id": (int_column("to_stage_id"), ">i8"),
             "changed_at": (epoch_column("changed_at"), ">f8"),
         },
+        packed=packed,
     )
     orders = Order.objects.filter(fulfilled_at__gte=since, fulfilled_at__lt=until)
     if owners is not None:
@@ -201,6 +205,7 @@ def load_pipeline_arrays(*, owner_ids: Sequence[int] | None, since: datetime, un
             "ordered_at": (epoch_column("ordered_at"), ">f8"),
             "fulfilled_at": (epoch_column("fulfilled_at"), ">f8"),
         },
+        packed=packed,
     )
     opportunity_arrays = OpportunityArrays(
         id=opp["id"],

@@ -9,7 +9,7 @@ from django.db.models import Avg, Count, F, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from analytics.bridge.columns import SECONDS_PER_DAY, _EpochSeconds
+from analytics.bridge.expressions import SECONDS_PER_DAY, _EpochSeconds
 from crm.models import Customer
 from sales.models import Order
 from visits.models import Visit

@@ -11,7 +11,6 @@ from analytics.bridge.columns import (
     _COPY_CHUNK_BYTES,
     _COPY_HEADER,
     _COPY_TRAILER,
-    SECONDS_PER_DAY,
     _col,
     _copy_row_dtype,
     _logged,
@@ -19,6 +18,7 @@ from analytics.bridge.columns import (
     _table,
     load_columns,
 )
+from analytics.bridge.expressions import SECONDS_PER_DAY
 from analytics.models import CustomerScore, PlanRun, ScoringPolicy
 from analytics.run_compute import PolicyParams, ScoreArrays, ScoringInputs
 from crm.models import Customer, RepProfile

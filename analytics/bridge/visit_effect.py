@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from django.db.models import Exists, F, OuterRef, Q
 
-from analytics.bridge.columns import _EpochSeconds
+from analytics.bridge.columns import jit_off_for_loads, load_queryset_columns
+from analytics.bridge.expressions import IdIn, epoch_column, int_column
 from crm.models import Customer
 from sales.models import Order, StageChange
 from visits.models import Visit
@@ -29,11 +30,6 @@ class VisitEffectInputs:
     event_time: np.ndarray  # epoch seconds
 
 
-def _columns(rows: list[tuple], dtypes: Sequence[type]) -> list[np.ndarray]:
-    n = len(rows)
-    return [np.fromiter((row[i] for row in rows), dtype=dtype, count=n) for i, dtype in enumerate(dtypes)]
-
-
 def load_visit_effect_inputs(
     *, rep_ids: Sequence[int] | None, period_start: datetime, period_end: datetime, horizon_seconds: float
 ) -> VisitEffectInputs:
@@ -42,51 +38,74 @@ def load_visit_effect_inputs(
 
     Baseline customers are the active customers owned by `rep_ids` (every active
     customer for None) with no completed visit, by anyone, checked out in the period.
-    Events are loaded only for customers that are visited by these reps in the
-    period or owned by them.
+    Events are loaded only for the customers the kernels look at: those visited by
+    these reps in the period and the baseline ones (for None: every customer).
     """
     reps = None if rep_ids is None else [int(pk) for pk in rep_ids]
+    packed = reps is not None  # a team's rows: bounded, so they travel packed in arrays
     completed_in_period = Q(
         status=Visit.Status.COMPLETED, checked_out_at__gte=period_start, checked_out_at__lt=period_end
     )
     visits = Visit.objects.filter(completed_in_period)
     customers = Customer.objects.filter(status=Customer.Status.ACTIVE)
     if reps is not None:
+        # An index-only scan of visit_rep_completed_out_idx (visits migration 0005).
         visits = visits.filter(rep_id__in=reps)
         customers = customers.filter(owner_id__in=reps)
-    visit_rows = list(visits.order_by().values_list("customer_id", "rep_id", _EpochSeconds("checked_out_at")))
-    visited = Visit.objects.filter(completed_in_period, customer=OuterRef("pk"))
-    baseline = np.fromiter(
-        customers.filter(~Exists(visited)).order_by("pk").values_list("pk", flat=True), dtype=np.int64
+    with jit_off_for_loads():
+        visit = load_queryset_columns(
+            visits.order_by(),
+            {
+                "customer": (int_column("customer_id"), ">i8"),
+                "rep": (int_column("rep_id"), ">i8"),
+                "time": (epoch_column("checked_out_at"), ">f8"),
+            },
+            packed=packed,
+        )
+        visited = Visit.objects.filter(completed_in_period, customer=OuterRef("pk"))
+        if reps is not None:
+            # Those the reps visited are known: left out first, so that the anti-join (one probe of
+            # visit_customer_status_out_idx each) only runs for the few customers left.
+            customers = customers.exclude(IdIn("pk", np.unique(visit["customer"]).tolist()))
+        baseline = load_queryset_columns(
+            customers.filter(~Exists(visited)).order_by("pk"), {"id": (int_column("pk"), ">i8")}, packed=packed
+        )["id"]
+        events = _load_events(
+            None if reps is None else np.union1d(visit["customer"], baseline),
+            packed=packed,
+            since=period_start,
+            # In UTC: aware arithmetic in a local zone would add wall-clock days, off by an hour across DST.
+            until=period_end.astimezone(UTC) + timedelta(seconds=horizon_seconds),
+        )
+    return VisitEffectInputs(
+        visit_customer=visit["customer"],
+        visit_rep=visit["rep"],
+        visit_time=visit["time"],
+        baseline_customer=baseline,
+        event_customer=events["customer"],
+        event_time=events["time"],
     )
 
-    # In UTC: aware arithmetic in a local zone would add wall-clock days, off by an hour across DST.
-    events_until = period_end.astimezone(UTC) + timedelta(seconds=horizon_seconds)
+
+def _load_events(
+    customer_ids: np.ndarray | None, *, packed: bool, since: datetime, until: datetime
+) -> dict[str, np.ndarray]:
+    """Forward stage moves, then orders, in [since, until] on these customers (None: every customer)."""
     moves = StageChange.objects.filter(
-        changed_at__gte=period_start,
-        changed_at__lte=events_until,
+        changed_at__gte=since,
+        changed_at__lte=until,
         to_stage__order__gt=F("from_stage__order"),  # a NULL from-stage compares to nothing: left out
         to_stage__is_lost=False,
         opportunity__customer__isnull=False,
     )
-    orders = Order.objects.filter(
-        ordered_at__gte=period_start, ordered_at__lte=events_until, opportunity__customer__isnull=False
-    )
-    if reps is not None:
-        # The customers whose events matter: visited by these reps in the period, or owned by them (baseline).
-        mine = Q(opportunity__customer__owner_id__in=reps) | Q(
-            opportunity__customer__in=visits.order_by().values("customer_id")
-        )
-        moves, orders = moves.filter(mine), orders.filter(mine)
-    move_rows = list(moves.order_by().values_list("opportunity__customer_id", _EpochSeconds("changed_at")))
-    order_rows = list(orders.order_by().values_list("opportunity__customer_id", _EpochSeconds("ordered_at")))
-    visit_customer, visit_rep, visit_time = _columns(visit_rows, (np.int64, np.int64, np.float64))
-    event_customer, event_time = _columns(move_rows + order_rows, (np.int64, np.float64))
-    return VisitEffectInputs(
-        visit_customer=visit_customer,
-        visit_rep=visit_rep,
-        visit_time=visit_time,
-        baseline_customer=baseline,
-        event_customer=event_customer,
-        event_time=event_time,
+    orders = Order.objects.filter(ordered_at__gte=since, ordered_at__lte=until, opportunity__customer__isnull=False)
+    if customer_ids is not None:
+        # The ids themselves, not the subqueries that found them: those would run again, once per event table.
+        moves = moves.filter(IdIn("opportunity__customer_id", customer_ids.tolist()))
+        orders = orders.filter(IdIn("opportunity__customer_id", customer_ids.tolist()))
+    # One UNION ALL: the two tables' times under one name.
+    return load_queryset_columns(
+        [moves.order_by().annotate(at=F("changed_at")), orders.order_by().annotate(at=F("ordered_at"))],
+        {"customer": (int_column("opportunity__customer_id"), ">i8"), "time": (epoch_column("at"), ">f8")},
+        packed=packed,
     )

@@ -8,7 +8,8 @@ import numpy as np
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from analytics.bridge.columns import epoch_column, flag_column, float_column, int_column, load_queryset_columns
+from analytics.bridge.columns import load_queryset_columns
+from analytics.bridge.expressions import epoch_column, flag_column, float_column, int_column
 from visits.models import Visit
 
 _NOT_KERNEL_ARGUMENTS = frozenset({"customer_id", "rep_id"})
@@ -78,8 +79,8 @@ _VISIT_COLUMNS = {
 }
 
 
-def _visit_arrays(visits: QuerySet, *, bulk: bool) -> VisitRatioInputs:
-    columns = load_queryset_columns(visits, _VISIT_COLUMNS, bulk=bulk)
+def _visit_arrays(visits: QuerySet, *, bulk: bool, packed: bool = False) -> VisitRatioInputs:
+    columns = load_queryset_columns(visits, _VISIT_COLUMNS, bulk=bulk, packed=packed)
     completed = columns.pop("completed").astype(np.bool_)
     planned_start = columns["planned_start"]
     return VisitRatioInputs(
@@ -111,4 +112,5 @@ def load_rep_visit_inputs(
     visits = Visit.objects.filter(window)
     if rep_ids is not None:
         visits = visits.filter(rep_id__in=[int(pk) for pk in rep_ids])
-    return _visit_arrays(visits.order_by("rep_id", "planned_start", "pk"), bulk=True)
+    # A team's visits (bounded) travel packed in arrays; everybody's as plain COPY rows.
+    return _visit_arrays(visits.order_by("rep_id", "planned_start", "pk"), bulk=True, packed=rep_ids is not None)

@@ -14,3 +14,6 @@ from .base import *  # noqa: E402, F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 WHITENOISE_AUTOREFRESH = True  # serve from the finders: no collectstatic in tests
+# Login throttling off: the test client's login() authenticates without a request, which
+# axes refuses; the lockout tests switch it on with override_settings(AXES_ENABLED=True).
+AXES_ENABLED = False

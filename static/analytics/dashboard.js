@@ -5,7 +5,9 @@
   function chart(id, config) {
     var canvas = document.getElementById(id);
     if (!canvas || typeof Chart === "undefined") return;
-    config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
+    // Tick and tooltip numbers in the page's language (<html lang>), not the browser's.
+    var locale = document.documentElement.lang || undefined;
+    config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false, locale: locale }, config.options || {});
     new Chart(canvas, config);
   }
 

@@ -313,3 +313,20 @@ def test_fit_now_fits_the_model_and_the_page_says_why_it_could_not(
     html = client.get(URL).content.decode()
     assert 'data-need="not-fitted"' in html
     assert "Not fitted" in html
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"on": "0001-01-15"},
+        {"period": "year", "on": "9999-06-01"},
+        {"period": "custom", "date_from": "0001-01-01", "date_to": "0001-01-02"},
+    ],
+)
+def test_days_out_of_the_calendars_reach_are_refused_not_a_crash(client, manager, params):
+    client.force_login(manager)
+
+    response = client.get(URL, params)
+
+    assert response.status_code == 200
+    assert "Give a day between the years 1970 and 2199." in response.content.decode()

@@ -74,6 +74,33 @@ def test_grouped_ratios_in_one_pass():
     assert nan_to_none_list(by_group.policy) == [pytest.approx(100 / 3), None, None]
 
 
+def test_group_sums_give_the_ratios_of_groups_and_of_their_union():
+    v = visit_set()
+    # Group 0: V0, V5; group 1: V1, V2, V3, V4.
+    need, expectation, plan, policy = cs.satisfaction_sums_by_group(group_index=[0, 1, 1, 1, 1, 0], n_groups=2, **v)
+    assert need.numerator.tolist() == [2.0, 1.0]  # satisfied: V0 2 + V5 0; V1 1
+    assert need.denominator.tolist() == [5.0, 1.0]  # raised by completed visits: V0 3 + V5 2; V1 1
+    assert (expectation.numerator.tolist(), expectation.denominator.tolist()) == ([6.0, 0.0], [9.0, 0.0])
+    assert (plan.numerator.tolist(), plan.denominator.tolist()) == ([2.0, 1.0], [2.0, 3.0])
+    assert (policy.numerator.tolist(), policy.denominator.tolist()) == ([1.0, 0.0], [2.0, 1.0])
+    by_group = cs.ratios_of_sums((need, expectation, plan, policy))
+    assert nan_to_none_list(by_group.expectation) == [pytest.approx(100 * 6 / 9), None]
+    # The union's sums are the groups' sums: the ratios of all six visits.
+    union = cs.ratios_of_sums(
+        tuple(
+            cs.RatioTerms(numerator=t.numerator.sum(keepdims=True), denominator=t.denominator.sum(keepdims=True))
+            for t in (need, expectation, plan, policy)
+        )
+    )
+    everything = cs.satisfaction_ratios(**v)
+    assert [union.need[0], union.expectation[0], union.plan[0], union.policy[0]] == [
+        everything.need,
+        everything.expectation,
+        everything.plan,
+        everything.policy,
+    ]
+
+
 def test_period_bounds_select_planned_visits():
     v = pick(visit_set(), PLAN_KEYS)
     v["planned_start"] = [D + 9 * H, D + 9 * H, D + 9 * H, D + 9 * H, D + 9 * H, D + 30 * H]

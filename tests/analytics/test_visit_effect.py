@@ -223,6 +223,16 @@ def test_report_for_one_rep(field):
     assert report.lift == pytest.approx(5 / 12)
 
 
+def test_a_customer_visited_only_by_another_rep_is_no_baseline_customer(field):
+    r1, _, r3 = field
+    c9 = CustomerFactory(owner=r1)
+    completed_visit(c9, 6, rep=r3)
+    move(c9, 3, "discovery", "communication")  # would make (c9, window 0) a pair with an event
+    report = visit_effect_report(rep_ids=[r1.pk], period_start=START, period_end=END)
+    # As in the report for r1 alone: c9 was visited in the period (by r3), so the baseline is still c4, c7.
+    assert (report.n_visits, report.baseline_pairs, report.baseline_pairs_with_event) == (3, 4, 1)
+
+
 def test_report_for_every_rep(field, django_assert_max_num_queries):
     r1, r2, r3 = field
     with django_assert_max_num_queries(5):

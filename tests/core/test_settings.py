@@ -1,9 +1,12 @@
 """Settings come from the environment; production settings pass `check --deploy`."""
 
 import os
+import shutil
 import subprocess
 import sys
 
+import pytest
+import yaml
 from django.conf import settings
 
 PRODUCTION_ENV = {
@@ -39,6 +42,21 @@ def test_production_refuses_to_start_without_secret_key():
     assert "SECRET_KEY must be set" in result.stderr
 
 
+def test_production_cookies_https_and_login_throttling_are_strict():
+    values = setting_values(
+        PRODUCTION_ENV,
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_PRELOAD",
+        "AXES_ENABLED",
+        "AXES_FAILURE_LIMIT",
+        "AXES_COOLOFF_TIME.total_seconds()",
+    )
+    assert values == ["True", "True", "True", "31536000", "True", "True", "5", "900.0"]
+
+
 def setting_values(env, *expressions):
     """Evaluate `settings.<expression>` in a fresh process with `env`, one output word each."""
     code = "from django.conf import settings as s; print(" + ", ".join(f"s.{e}" for e in expressions) + ")"
@@ -65,25 +83,41 @@ def test_redis_url_switches_celery_to_the_real_broker():
     assert values == ["False", "redis://127.0.0.1:6379/3", "Europe/Paris"]
 
 
-def test_docker_compose_stack_is_valid(tmp_path):
-    # The deployment file is checked with the compose client when the machine has one.
-    import shutil
-
+def compose_client() -> list[str] | None:
+    """`docker compose` (the v2 plugin) when it works, else the standalone `docker-compose`, else None."""
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=30)  # noqa: S607
+        if probe.returncode == 0:
+            return ["docker", "compose"]
     client = shutil.which("docker-compose")
-    if client is None:
-        import pytest
+    return [client] if client else None
 
-        pytest.skip("no docker-compose client on this machine")
-    env_file = settings.BASE_DIR / ".env"
-    created = not env_file.exists()
-    if created:
-        shutil.copy(settings.BASE_DIR / ".env.example", env_file)
-    try:
-        result = subprocess.run(  # noqa: S603
-            [client, "config", "--services"], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60
-        )
-    finally:
-        if created:
-            env_file.unlink()
+
+def test_docker_compose_stack_is_valid(tmp_path):
+    # The deployment file, with .env.example as its .env, checked by the compose client when the machine has one.
+    client = compose_client()
+    if client is None:
+        pytest.skip("no docker compose client on this machine")
+    shutil.copy(settings.BASE_DIR / "docker-compose.yml", tmp_path / "docker-compose.yml")
+    shutil.copy(settings.BASE_DIR / ".env.example", tmp_path / ".env")
+    result = subprocess.run([*client, "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60)  # noqa: S603
+
     assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) == {"web", "worker", "beat", "db", "redis"}
+    stack = yaml.safe_load(result.stdout)
+    services = stack["services"]
+    assert set(services) == {"web", "worker", "beat", "db", "redis"}
+    assert all("test" in service["healthcheck"] for service in services.values())
+    assert set(stack["volumes"]) == {"pgdata", "redisdata"}
+    assert volume_sources(services["db"]) == {"pgdata"}
+    assert volume_sources(services["redis"]) == {"redisdata"}
+    for name in ("web", "worker", "beat"):
+        assert services[name]["environment"]["DATABASE_URL"] == "postgres://fieldwise:change-me@db:5432/fieldwise"
+        assert services[name]["depends_on"]["db"]["condition"] == "service_healthy"
+    # Worker and beat start after web, which runs the migrations.
+    assert services["worker"]["depends_on"]["web"]["condition"] == "service_healthy"
+    assert services["beat"]["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def volume_sources(service: dict) -> set[str]:
+    # docker-compose 1.x prints "name:/path:rw", the v2 plugin {"source": name, ...}.
+    return {v["source"] if isinstance(v, dict) else v.split(":")[0] for v in service.get("volumes", [])}

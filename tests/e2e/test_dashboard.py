@@ -69,7 +69,7 @@ def test_dashboard_renders_cards_charts_and_field_today(open_tab, live_server, t
     page.goto(live_server.url + "/login/")
     page.fill("#id_username", "e2e_manager")
     page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("form[action='/login/'] button[type=submit]")
     expect(page.locator(".navbar-text.who")).to_contain_text("Morgan Lead")
 
     page.goto(live_server.url + "/dashboard/")

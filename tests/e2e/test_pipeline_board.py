@@ -44,7 +44,7 @@ def log_in(tab, live_server, username: str) -> None:
     page.goto(live_server.url + "/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("form[action='/login/'] button[type=submit]")
     expect(page.locator(".navbar-text.who")).to_contain_text("Bo Ard")
 
 

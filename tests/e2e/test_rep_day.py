@@ -94,7 +94,7 @@ def log_in(tab, live_server, username: str, shown_as: str) -> None:
     tab.check("01-login")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    page.click("form[action='/login/'] button[type=submit]")
     expect(page.locator(".navbar-text.who")).to_contain_text(shown_as)
     tab.check("02-home")
 

@@ -546,3 +546,17 @@ def test_a_manager_without_a_rep_profile_has_a_calendar_with_the_default_hours(c
     grid = response.context["grid"]
     assert grid.monday == MONDAY  # an unreadable week falls back to this week
     assert (grid.work_from, grid.work_to, grid.lunch) == (510, 1050, (720, 780))
+
+
+@pytest.mark.parametrize("start", ["0001-01-01T10:00", "9999-12-31T10:00"])
+def test_a_start_out_of_the_calendars_reach_is_refused_not_a_crash(client, rep, start):
+    customer = CustomerFactory(owner=rep)
+    client.force_login(rep)
+
+    response = client.post(
+        reverse("visits:visit_create"), {"rep": rep.pk, "customer": customer.pk, "start": start, "minutes": 30}
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["start"] == ["Give a day between the years 1970 and 2199."]
+    assert not Visit.objects.exists()

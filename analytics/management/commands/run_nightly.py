@@ -5,6 +5,7 @@ plan for today); with a broker the planning chunks go to the Celery workers.
 """
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from analytics.models import PlanRun
 from analytics.tasks import nightly
@@ -19,9 +20,15 @@ class Command(BaseCommand):
     def handle(self, *args, as_of=None, **options):
         run_id = nightly.apply(kwargs={"as_of": as_of}).get()
         if run_id is None:
-            raise CommandError("A scoring or planning run is already in progress; nothing was started.")
+            raise CommandError(_("A scoring or planning run is already in progress; nothing was started."))
         run = PlanRun.objects.get(pk=run_id)
         self.stdout.write(
-            f"Planning run #{run.pk}: {run.get_status_display()}, {run.done}/{run.total} reps, "
-            f"{run.visits.count()} visits planned."
+            _("Planning run #%(id)s: %(status)s, %(done)s/%(total)s reps, %(visits)s visits planned.")
+            % {
+                "id": run.pk,
+                "status": run.get_status_display(),
+                "done": run.done,
+                "total": run.total,
+                "visits": run.visits.count(),
+            }
         )
