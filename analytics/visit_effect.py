@@ -5,17 +5,20 @@ on the same customer, a forward stage move (to a later stage, Won included, Lost
 never) or an order. The share of such visits is compared with a baseline: the
 customers of the same reps that were not visited in the period, over the period
 cut into whole 14-day windows, and the share of (customer, window) pairs with an
-event. The lift is the difference. Definitions in `analytics.visit_effect_math`,
+event. The lift is the difference. Only what has had its 14 days by `as_of` counts: a
+visit checked out less than 14 days ago, or a window not over yet, could still get
+its event, and counting it as "none" would bias a current period down. Definitions in `analytics.visit_effect_math`,
 loading in `analytics.bridge.visit_effect`; the callers check the user's scope
 (they pass the rep ids the user may see).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import numpy as np
+from django.utils import timezone
 
 from analytics.bridge.visit_effect import load_visit_effect_inputs
 from analytics.numbers import nan_to_none
@@ -60,20 +63,36 @@ def _check_period(period_start: datetime, period_end: datetime) -> None:
 
 
 def visit_effect_report(
-    *, rep_ids: Sequence[int] | None, period_start: datetime, period_end: datetime
+    *,
+    rep_ids: Sequence[int] | None,
+    period_start: datetime,
+    period_end: datetime,
+    as_of: datetime | None = None,
 ) -> VisitEffectReport:
     """Visit effect of the completed visits checked out in [period_start, period_end) by `rep_ids`.
 
     `rep_ids` None means every rep; `per_rep` then lists the reps with a completed
     visit in the period, otherwise every requested rep (in ascending id order),
-    with share None for those without one. Four queries.
+    with share None for those without one. Visits checked out less than 14 days
+    before `as_of` (default now) and baseline windows not over by then are left out.
+    Four queries.
     """
     _check_period(period_start, period_end)
+    as_of = as_of or timezone.now()
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
     inputs = load_visit_effect_inputs(
         rep_ids=rep_ids, period_start=period_start, period_end=period_end, horizon_seconds=HORIZON_SECONDS
     )
+    # Visits whose 14 days are over by as_of (all of them for a past period).
+    elapsed = inputs.visit_time < min(period_end, as_of - timedelta(seconds=HORIZON_SECONDS)).timestamp()
+    visit_rep = inputs.visit_rep[elapsed]
     effective = visits_with_effect(
-        inputs.visit_customer, inputs.visit_time, inputs.event_customer, inputs.event_time, HORIZON_SECONDS
+        inputs.visit_customer[elapsed],
+        inputs.visit_time[elapsed],
+        inputs.event_customer,
+        inputs.event_time,
+        HORIZON_SECONDS,
     )
     n_visits = int(effective.size)
     n_effective = int(effective.sum())
@@ -84,15 +103,15 @@ def visit_effect_report(
         inputs.event_customer,
         inputs.event_time,
         period_start=period_start.timestamp(),
-        period_end=period_end.timestamp(),
+        period_end=max(period_start, min(period_end, as_of)).timestamp(),  # whole windows over by as_of
         window=HORIZON_SECONDS,
     )
     baseline = with_event / pairs if pairs else None
     lift = share - baseline if share is not None and baseline is not None else None
 
-    reps = np.unique(inputs.visit_rep) if rep_ids is None else np.unique(np.asarray(list(rep_ids), dtype=np.int64))
+    reps = np.unique(visit_rep) if rep_ids is None else np.unique(np.asarray(list(rep_ids), dtype=np.int64))
     # A visit of a rep outside `reps` cannot happen (the query filters them); searchsorted maps rep -> group.
-    rep_share, rep_n = effect_share_by_group(effective, np.searchsorted(reps, inputs.visit_rep), len(reps))
+    rep_share, rep_n = effect_share_by_group(effective, np.searchsorted(reps, visit_rep), len(reps))
     per_rep = [
         RepVisitEffect(rep_id=int(rep), share=nan_to_none(s), n=int(n))
         for rep, s, n in zip(reps.tolist(), rep_share.tolist(), rep_n.tolist(), strict=True)

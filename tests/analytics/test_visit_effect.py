@@ -289,3 +289,19 @@ def test_query_count_does_not_grow_with_visits(field, django_assert_max_num_quer
     with django_assert_max_num_queries(5):
         report = visit_effect_report(rep_ids=[r1.pk, r2.pk], period_start=START, period_end=END)
     assert (report.n_visits, report.n_effective) == (24, 22)  # the 20 new visits are all followed a day later
+
+
+def test_only_visits_and_windows_whose_14_days_are_over_by_as_of_count(field):
+    r1, r2, _ = field
+    # As of day 21: visits checked out by day 7 have had their 14 days (c1 d2 yes, c2 d5 yes,
+    # c3 d1 no); c1 d20 has not and is left out -> 2 / 3. Only window 0 [0, 14) is over:
+    # c4, c7, c5 x 1 window = 3 pairs, (c4, w0) has an event -> 1 / 3.
+    report = visit_effect_report(rep_ids=[r1.pk, r2.pk], period_start=START, period_end=END, as_of=at(21))
+
+    assert (report.n_visits, report.n_effective) == (3, 2)
+    assert (report.baseline_pairs, report.baseline_pairs_with_event) == (3, 1)
+    assert report.lift == pytest.approx(2 / 3 - 1 / 3)
+    assert report.per_rep == [RepVisitEffect(r1.pk, 1.0, 2), RepVisitEffect(r2.pk, 0.0, 1)]
+    # As of the period's start nothing is over yet: undefined, not 0.
+    early = visit_effect_report(rep_ids=[r1.pk, r2.pk], period_start=START, period_end=END, as_of=at(1))
+    assert (early.share, early.baseline_share, early.lift) == (None, None, None)
