@@ -6,7 +6,7 @@ Django's own ValidationError (raised by the services the API shares with the pag
 and PermissionDenied come out in the same shape.
 """
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -83,6 +83,9 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args[:1])
+    elif isinstance(exc, RequestDataTooBig):
+        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE: Django's answer would be its HTML 400 page.
+        exc = exceptions.ParseError(_("The request body is too large."), code="too_large")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a bug: Django's 500 page and the error log, never a disguised 4xx

@@ -348,6 +348,9 @@ def order_fulfil_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _safe_next(request: HttpRequest, *, default: str) -> str:
     target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+    # A path only: redirect() takes any other word for a URL name to reverse (a 500 when it is none).
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return default

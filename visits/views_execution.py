@@ -301,7 +301,10 @@ def _follow_up_changed(request: HttpRequest, follow_up: FollowUp, text: str) -> 
     else:
         messages.success(request, text)
         target = request.POST.get("next", "")
-        if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        # A path only: redirect() takes any other word for a URL name to reverse (a 500 when it is none).
+        if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+            target, {request.get_host()}, require_https=request.is_secure()
+        ):
             target = reverse("visits:followups")
         response = redirect(target)
     patch_vary_headers(response, ("HX-Request",))

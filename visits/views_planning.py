@@ -105,7 +105,8 @@ def _calendar_url_for(request: HttpRequest, visit: Visit) -> str:
 def _back(request: HttpRequest, visit: Visit) -> str:
     """Where an action returns: the page it came from (`next`, same site only), else the visit's week."""
     target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
+    # A path only: redirect() takes any other word for a URL name to reverse (a 500 when it is none).
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
