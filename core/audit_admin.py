@@ -3,9 +3,11 @@
 from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin_widgets import SafeAutocompleteMixin
 
-class AuditTrailAdmin(SimpleHistoryAdmin):
-    """`SimpleHistoryAdmin` with a read-only history (SIMPLE_HISTORY_REVERT_DISABLED).
+
+class AuditTrailAdmin(SafeAutocompleteMixin, SimpleHistoryAdmin):
+    """`SimpleHistoryAdmin` with a read-only history (SIMPLE_HISTORY_REVERT_DISABLED) and safe autocompletes.
 
     The setting only hides the Revert button: the old-version page still saves what is
     posted to it, with no change-permission check and around the admin's own rules (a

@@ -9,6 +9,7 @@ from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin_widgets import SafeAutocompleteMixin
 from core.audit_admin import AuditTrailAdmin
 from core.roles import Role
 from core.transfer.admin import ScopedImportExportMixin
@@ -24,7 +25,7 @@ def working_days_label(mask: int) -> str:
     return ", ".join(str(WEEKDAYS_ABBR[day]) for day in range(7) if mask & (1 << day)) or "-"
 
 
-class RepProfileInline(admin.StackedInline):
+class RepProfileInline(SafeAutocompleteMixin, admin.StackedInline):
     """The rep profile edited on its user's page."""
 
     model = RepProfile
@@ -94,7 +95,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(RepProfile)
-class RepProfileAdmin(admin.ModelAdmin):
+class RepProfileAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
     form = RepProfileAdminForm
     list_display = ("user", "team", "working_days_display", "day_start", "day_end", "lunch_start", "lunch_minutes")
     list_filter = ("team",)
@@ -220,7 +221,7 @@ class CustomerAdmin(ScopedImportExportMixin, AuditTrailAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(ScopedImportExportMixin, admin.ModelAdmin):
+class ContactAdmin(SafeAutocompleteMixin, ScopedImportExportMixin, admin.ModelAdmin):
     resource_classes = [ContactResource]
     list_display = ("name", "customer", "title", "email", "phone", "is_primary")
     list_filter = ("is_primary",)
@@ -230,7 +231,7 @@ class ContactAdmin(ScopedImportExportMixin, admin.ModelAdmin):
 
 
 @admin.register(Need)
-class NeedAdmin(admin.ModelAdmin):
+class NeedAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
     list_display = ("short_description", "customer", "raised_at", "satisfied", "satisfied_at")
     list_filter = ("satisfied",)
     list_select_related = ("customer",)

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_widgets import SafeAutocompleteMixin
 from core.audit_admin import AuditTrailAdmin
 from core.transfer.admin import ScopedImportExportMixin
 from sales.models import Opportunity, Order, Product, Stage, StageChange
@@ -125,7 +126,7 @@ class OpportunityAdmin(ScopedImportExportMixin, AuditTrailAdmin):
 
 
 @admin.register(StageChange)
-class StageChangeAdmin(admin.ModelAdmin):
+class StageChangeAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
     list_display = ("opportunity", "from_stage", "to_stage", "changed_at", "changed_by")
     list_filter = ("to_stage", "from_stage")
     list_select_related = (
@@ -155,7 +156,7 @@ class FulfilledFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
     list_display = ("__str__", "opportunity", "amount", "ordered_at", "fulfilled_at")
     list_filter = (FulfilledFilter,)
     list_select_related = ("opportunity__customer", "opportunity__product", "opportunity__stage")

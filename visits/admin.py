@@ -3,12 +3,13 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_widgets import SafeAutocompleteMixin
 from core.audit_admin import AuditTrailAdmin
 from visits.feeds import calendar_feed_token_new
 from visits.models import CalendarFeed, FollowUp, Visit
 
 
-class FollowUpInline(admin.TabularInline):
+class FollowUpInline(SafeAutocompleteMixin, admin.TabularInline):
     model = FollowUp
     fields = ("title", "assignee", "due_date", "done_at")
     autocomplete_fields = ("assignee",)
@@ -81,7 +82,7 @@ class DoneFilter(admin.SimpleListFilter):
 
 
 @admin.register(FollowUp)
-class FollowUpAdmin(admin.ModelAdmin):
+class FollowUpAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
     list_display = ("title", "visit", "assignee", "due_date", "done_at")
     list_filter = (DoneFilter, "due_date")
     list_select_related = ("visit__customer", "assignee")
@@ -91,7 +92,7 @@ class FollowUpAdmin(admin.ModelAdmin):
 
 
 @admin.register(CalendarFeed)
-class CalendarFeedAdmin(admin.ModelAdmin):
+class CalendarFeedAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
     list_display = ("user", "created_at", "revoked_at")
     list_select_related = ("user",)
     search_fields = ("user__username", "user__first_name", "user__last_name")
