@@ -69,3 +69,13 @@ def pytest_collection_modifyitems(config, items):
             raise pytest.UsageError(
                 f"{item.nodeid}: use @pytest.mark.django_db(transaction=True, serialized_rollback=True)"
             )
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test():
+    # LocaleMiddleware activates a request's language on the thread and leaves it there:
+    # a test that browses in Chinese would otherwise translate the next test's strings.
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
