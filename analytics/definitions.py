@@ -28,7 +28,7 @@ CS_PLAN = Definition(
     "cs_plan",
     _("CS_plan"),
     _(
-        "100 × completed / planned: the visits planned to start in the period, leaving out those cancelled "
+        "100 × completed / planned: the visits planned to start by now, leaving out those cancelled "
         "before the day they were planned for."
     ),
     "percent",

@@ -43,6 +43,7 @@ from analytics.funnel import (
     win_rate_by_group,
 )
 from analytics.numbers import nan_to_none, nan_to_none_list
+from analytics.periods import add_months
 from analytics.satisfaction import (
     RatioTerms,
     SatisfactionRatios,
@@ -454,16 +455,10 @@ def _month_start(moment: datetime) -> datetime:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def _add_months(month: datetime, count: int) -> datetime:
-    index = month.year * 12 + month.month - 1 + count
-    # Built afresh (not + timedelta) so each month starts at its own local midnight across DST.
-    return month.replace(year=index // 12, month=index % 12 + 1)
-
-
 def _month_edges(until: datetime) -> list[datetime]:
     """The starts of the last `MONTHS_SHOWN` complete local months before `until`, and the end of the last."""
     last_end = _month_start(until)
-    return [_add_months(last_end, k - MONTHS_SHOWN) for k in range(MONTHS_SHOWN + 1)]
+    return [add_months(last_end, k - MONTHS_SHOWN) for k in range(MONTHS_SHOWN + 1)]
 
 
 def _month_index(times: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -505,7 +500,7 @@ def _monthly(data: _Inputs, month_edges: list[datetime], first_close: datetime |
         cs_need=nan_to_none_list(cs.need[:MONTHS_SHOWN]),
         cs_expectation=nan_to_none_list(cs.expectation[:MONTHS_SHOWN]),
         months_of_data=months_of_data,
-        forecast_months=[f"{_add_months(month_edges[-1], k):%Y-%m}" for k in range(FORECAST_MONTHS)],
+        forecast_months=[f"{add_months(month_edges[-1], k):%Y-%m}" for k in range(FORECAST_MONTHS)],
         forecast=[float(value) for value in forecast.forecast],
         backtest_mse=None if math.isnan(forecast.backtest_mse) else float(forecast.backtest_mse),
         forecast_reason=reason,

@@ -63,9 +63,14 @@ class Period:
         return f"{date_format(self.first, 'SHORT_DATE_FORMAT')} – {date_format(self.last, 'SHORT_DATE_FORMAT')}"
 
 
-def _month_start(day: date, months_back: int = 0) -> date:
-    index = day.year * 12 + day.month - 1 - months_back
-    return date(index // 12, index % 12 + 1, 1)
+def add_months(first_of_month: date | datetime, count: int) -> date | datetime:
+    """The first of the month `count` months later (earlier when negative), a date or an aware datetime.
+
+    Built afresh with replace (not + timedelta), so a local midnight stays a local
+    midnight across a clock change.
+    """
+    index = first_of_month.year * 12 + first_of_month.month - 1 + count
+    return first_of_month.replace(year=index // 12, month=index % 12 + 1)
 
 
 def period_containing(kind: str, day: date) -> Period:
@@ -81,7 +86,7 @@ def period_containing(kind: str, day: date) -> Period:
         months = 12
     else:
         raise ValueError(f"not a calendar period: {kind!r}")
-    after = _month_start(first, -months)
+    after = add_months(first, months)
     return Period(kind, first, after - timedelta(days=1))
 
 

@@ -14,7 +14,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from analytics import bridge, run_compute
+from analytics import bridge, definitions, run_compute
 from analytics.models import CustomerScore, PlanRun
 from analytics.numbers import nan_to_none
 from analytics.profile360 import DIMENSIONS, Profile360, profile360
@@ -279,31 +279,13 @@ class RatioLine:
     definition: str
 
 
-def _ratio_definitions() -> dict[str, tuple[str, str]]:
-    return {
-        "need": (
-            _("CS_need"),
-            _("100 × needs satisfied / needs raised, over the completed visits."),
-        ),
-        "expectation": (
-            _("CS_expectation"),
-            _("100 × actual satisfaction / expected satisfaction, over the completed visits that have both scores."),
-        ),
-        "plan": (
-            _("CS_plan"),
-            _(
-                "100 × completed / planned: the visits planned to start by now, leaving out those cancelled "
-                "before the day they were planned for."
-            ),
-        ),
-        "policy": (
-            _("CS_policy"),
-            _(
-                "100 × compliant / completed: a completed visit is compliant when the check-in was within "
-                "30 minutes of the planned start and the report was filed within 24 hours of the check-out."
-            ),
-        ),
-    }
+# The RatioLine keys (the kernel's SatisfactionRatios fields) and the definitions pages show.
+_RATIO_DEFINITIONS = {
+    "need": definitions.CS_NEED,
+    "expectation": definitions.CS_EXPECTATION,
+    "plan": definitions.CS_PLAN,
+    "policy": definitions.CS_POLICY,
+}
 
 
 def customer_satisfaction_ratios(*, user, customer_id: int, as_of: datetime | None = None) -> list[RatioLine]:
@@ -317,8 +299,8 @@ def customer_satisfaction_ratios(*, user, customer_id: int, as_of: datetime | No
     inputs = bridge.load_visit_ratio_inputs(customer_ids=[customer.pk])
     ratios = satisfaction_ratios(**inputs.kernel_arguments(), period_end=as_of.timestamp())
     return [
-        RatioLine(key=key, label=label, value=nan_to_none(getattr(ratios, key)), definition=definition)
-        for key, (label, definition) in _ratio_definitions().items()
+        RatioLine(key=key, label=d.label, value=nan_to_none(getattr(ratios, key)), definition=d.text)
+        for key, d in _RATIO_DEFINITIONS.items()
     ]
 
 
