@@ -82,6 +82,7 @@ class Opportunity(TimeStampedModel):
         on_delete=models.PROTECT,
         null=True,
         blank=True,
+        db_index=False,  # opportunity_customer_idx below, which also holds the ids
         related_name="opportunities",
         verbose_name=_("customer"),
         help_text=_("Empty for a lead whose account is not known yet."),
@@ -136,6 +137,9 @@ class Opportunity(TimeStampedModel):
         indexes = [
             models.Index(fields=["owner", "stage"], name="opportunity_owner_stage_idx"),
             models.Index(fields=["customer", "stage"], name="opportunity_customer_stage_idx"),
+            # In place of the foreign key's own index: the visit-effect events (analytics/bridge/visit_effect.py)
+            # find a team's opportunities from its customers without reading the table.
+            models.Index(fields=["customer"], include=["id"], name="opportunity_customer_idx"),
         ]
 
     def __str__(self) -> str:
@@ -170,6 +174,10 @@ class StageChange(models.Model):
             # Funnel ratios: who left/entered a stage in a period.
             models.Index(fields=["to_stage", "changed_at"], name="stagechange_to_at_idx"),
             models.Index(fields=["from_stage", "changed_at"], name="stagechange_from_at_idx"),
+            # The visit-effect events (analytics/bridge/visit_effect.py): a period's moves, read from the index alone.
+            models.Index(
+                fields=["changed_at"], include=["opportunity", "from_stage", "to_stage"], name="stagechange_at_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
