@@ -25,7 +25,6 @@ from datetime import datetime
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import ngettext
 
@@ -45,14 +44,10 @@ from analytics.funnel import (
 from analytics.numbers import nan_to_none, nan_to_none_list
 from analytics.periods import add_months
 from analytics.satisfaction import (
-    RatioTerms,
     SatisfactionRatios,
     ratios_of_sums,
-    satisfaction_ratios_by_group,
-    satisfaction_sums_by_group,
 )
 from crm.models import RepProfile, Team
-from sales.models import Opportunity
 
 __all__ = [
     "KPI_KEYS",
@@ -215,28 +210,34 @@ def kpi_report(
         raise ValueError("as_of must be timezone-aware")
     previous_start = period_start - (period_end - period_start)
     month_edges = _month_edges(min(period_end, now))
-    since = min(previous_start, month_edges[0])
 
     reps = _reps(rep_ids)
     owner_ids = None if rep_ids is None else [rep[0] for rep in reps]
     with bridge.jit_off_for_loads():
-        pipeline = bridge.load_pipeline_arrays(owner_ids=owner_ids, since=since, until=period_end)
-        visits = bridge.load_rep_visit_inputs(rep_ids=owner_ids, planned_from=since, planned_until=period_end)
-    first_close = _first_close(owner_ids)
+        # Every pipeline figure looks only at the two periods, so the pipeline loads from the previous one's
+        # start (`_opportunities_active_since`: all that a period from there can see); the monthly series
+        # needs only the won amounts of its months, and the first close: one narrow load.
+        pipeline = bridge.load_pipeline_arrays(owner_ids=owner_ids, since=previous_start, until=period_end)
+        won_sales = bridge.load_won_sales(owner_ids=owner_ids, closed_from=month_edges[0], closed_until=month_edges[-1])
+        visit_sums = bridge.load_visit_term_sums(
+            rep_ids=owner_ids,
+            windows=_visit_windows(period_start, period_end, previous_start, month_edges, now),
+            now=now.timestamp(),
+        )
 
-    data = _Inputs(pipeline=pipeline, visits=visits, now=now.timestamp())
+    data = _Inputs(pipeline=pipeline, visit_sums=visit_sums, now=now.timestamp())
     rep_order = np.array([rep[0] for rep in reps], dtype=np.int64)
     groups = _Groups(
         opportunity=_group_of(pipeline.opportunities.owner_id, rep_order),
         order=_group_of(pipeline.orders.owner_id, rep_order),
-        visit=_group_of(visits.rep_id, rep_order),
+        visit=_group_of(visit_sums.rep_id, rep_order),
         n=len(reps),
     )
     periods = {
         "current": (period_start.timestamp(), period_end.timestamp()),
         "previous": (previous_start.timestamp(), period_start.timestamp()),
     }
-    satisfaction = {key: _satisfaction(data, *bounds, groups=groups) for key, bounds in periods.items()}
+    satisfaction = {key: _satisfaction(data, window, groups=groups) for window, key in enumerate(periods)}
     overall = {
         key: _figures(data, *bounds, groups=_Groups.single(groups), cs=satisfaction[key][0])[0]
         for key, bounds in periods.items()
@@ -253,7 +254,7 @@ def kpi_report(
             for (pk, name, username), current, before in zip(reps, per_rep["current"], per_rep["previous"], strict=True)
         ],
         funnel=_funnel(pipeline, *periods["current"]),
-        monthly=_monthly(data, month_edges, first_close),
+        monthly=_monthly(data, month_edges, won_sales),
     )
 
 
@@ -263,7 +264,7 @@ def kpi_report(
 @dataclass(frozen=True)
 class _Inputs:
     pipeline: bridge.PipelineArrays
-    visits: bridge.VisitRatioInputs
+    visit_sums: bridge.VisitTermSums  # windows: the period, the previous period, then the months shown
     now: float  # epoch seconds
 
 
@@ -273,7 +274,7 @@ class _Groups:
 
     opportunity: np.ndarray
     order: np.ndarray
-    visit: np.ndarray
+    visit: np.ndarray  # one element per rep of the visit sums
     n: int
 
     @classmethod
@@ -301,14 +302,6 @@ def _reps(rep_ids: Sequence[int] | None) -> list[tuple[int, str, str]]:
         raise ValueError(f"rep_ids has unknown user ids: {missing}")
     reps = [(pk, f"{first} {last}".strip() or username, username) for pk, first, last, username in rows]
     return sorted(reps, key=lambda rep: (rep[1].casefold(), rep[2]))
-
-
-def _first_close(owner_ids: list[int] | None) -> datetime | None:
-    """When the first opportunity of these owners was closed: where their sales history begins."""
-    opportunities = Opportunity.objects.all()
-    if owner_ids is not None:
-        opportunities = opportunities.filter(owner_id__in=owner_ids)
-    return opportunities.aggregate(first=Min("closed_at"))["first"]
 
 
 def _group_of(owner_id: np.ndarray, rep_order: np.ndarray) -> np.ndarray:
@@ -339,31 +332,31 @@ def _pipeline_at(pipeline: bridge.PipelineArrays, moment: float, now: float) -> 
     return stage, is_open
 
 
-def _satisfaction(
-    data: _Inputs, start: float, end: float, *, groups: _Groups
-) -> tuple[SatisfactionRatios, SatisfactionRatios]:
-    """The CS ratios over [start, end): overall (every visit loaded, whoever's), then per rep, from one kernel call.
+def _visit_windows(
+    period_start: datetime, period_end: datetime, previous_start: datetime, month_edges: list[datetime], now: datetime
+) -> list[bridge.TermWindow]:
+    """The windows of the CS ratios: the period and the previous one (CS_plan counts the visits due by now), then
+    each month shown (complete, so every visit in it is due)."""
+    periods = [(period_start, period_end), (previous_start, period_start)]
+    windows = [
+        bridge.TermWindow(start.timestamp(), end.timestamp(), max(start, min(end, now)).timestamp())
+        for start, end in periods
+    ]
+    months = zip(month_edges[:-1], month_edges[1:], strict=True)
+    return windows + [bridge.TermWindow(start.timestamp(), end.timestamp(), end.timestamp()) for start, end in months]
+
+
+def _satisfaction(data: _Inputs, window: int, *, groups: _Groups) -> tuple[SatisfactionRatios, SatisfactionRatios]:
+    """The CS ratios of one window: overall (every visit loaded, whoever's), then per rep.
 
     The overall sums are the sums of the reps' and of the owners' not reported (the
-    terms are whole numbers: exact in any order). CS_plan counts only the visits due by now.
+    terms are whole numbers: exact in any order).
     """
-    visits = data.visits
-    in_period = (visits.planned_start >= start) & (visits.planned_start < end)
-    outside = groups.n + 1  # after the reps, and the owners not reported (groups.n)
-    sums = satisfaction_sums_by_group(
-        group_index=np.where(in_period, groups.visit, outside),
-        n_groups=groups.n + 2,
-        **visits.kernel_arguments(),
-        period_start=start,
-        period_end=max(start, min(end, data.now)),
-    )
-    total = tuple(
-        RatioTerms(
-            numerator=s.numerator[:outside].sum(keepdims=True), denominator=s.denominator[:outside].sum(keepdims=True)
-        )
-        for s in sums
-    )
-    return ratios_of_sums(total), ratios_of_sums(sums)
+    sums = data.visit_sums.sums[window]
+    per_group = np.zeros((groups.n + 1, sums.shape[1]))
+    np.add.at(per_group, groups.visit, sums)
+    total = sums.sum(axis=0, keepdims=True)
+    return ratios_of_sums(bridge.as_ratio_terms(total)), ratios_of_sums(bridge.as_ratio_terms(per_group))
 
 
 def _figures(data: _Inputs, start: float, end: float, *, groups: _Groups, cs: SatisfactionRatios) -> list[KpiFigures]:
@@ -468,24 +461,20 @@ def _month_index(times: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.where(outside, len(edges) - 1, index)
 
 
-def _monthly(data: _Inputs, month_edges: list[datetime], first_close: datetime | None) -> MonthlySeries:
-    opp, visits = data.pipeline.opportunities, data.visits
+def _months_of_data(first_close: float, edges: np.ndarray) -> int:
+    """How many of the months shown began with or after the month of the first close (see `MonthlySeries`)."""
+    if not first_close < edges[-1]:  # NaN: nothing closed yet; or the first close came after the months shown
+        return 0
+    first_month = max(int(np.searchsorted(edges, first_close, side="right")) - 1, 0)  # 0 also when before them
+    return MONTHS_SHOWN - first_month
+
+
+def _monthly(data: _Inputs, month_edges: list[datetime], won: bridge.WonSales) -> MonthlySeries:
     edges = np.array([edge.timestamp() for edge in month_edges])
     n = MONTHS_SHOWN + 1  # the last slot collects what falls outside the months
-    won = data.pipeline.funnel_stage == FunnelStage.WON
-    won_month = _month_index(opp.closed_at[won], edges)
-    won_amount = np.bincount(won_month, weights=opp.amount[won], minlength=n)[:MONTHS_SHOWN]
-    cs = satisfaction_ratios_by_group(
-        group_index=_month_index(visits.planned_start, edges), n_groups=n, **visits.kernel_arguments()
-    )
-    if first_close is None or first_close >= month_edges[-1]:
-        months_of_data = 0
-    else:
-        first_month = _month_start(first_close)
-        months_of_data = min(
-            MONTHS_SHOWN,
-            (month_edges[-1].year - first_month.year) * 12 + month_edges[-1].month - first_month.month,
-        )
+    won_amount = np.bincount(_month_index(won.closed_at, edges), weights=won.amount, minlength=n)[:MONTHS_SHOWN]
+    cs = ratios_of_sums(bridge.as_ratio_terms(data.visit_sums.sums[2:].sum(axis=1)))  # windows 2.. are the months
+    months_of_data = _months_of_data(won.first_close, edges)
     forecast = sales_forecast(won_amount[MONTHS_SHOWN - months_of_data :], horizon=FORECAST_MONTHS)
     reason = None
     if not forecast.available:

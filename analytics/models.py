@@ -271,3 +271,79 @@ class NeedModelFit(models.Model):
         }
         message = messages.get(self.reason_code)
         return message() if message is not None else ""
+
+
+# --- stored day sums of the satisfaction terms (analytics.visit_days) ------------------------------------------------
+
+VISIT_TERM_COLUMNS = (
+    "need_numerator",
+    "need_denominator",
+    "expectation_numerator",
+    "expectation_denominator",
+    "plan_numerator",
+    "plan_denominator",
+    "policy_numerator",
+    "policy_denominator",
+)
+
+
+class VisitDayTerms(models.Model):
+    """One rep's sums of the spec section 2 terms over the visits planned on one closed UTC day.
+
+    Written only by `analytics.visit_days.visit_days_refresh`; read by the KPI report
+    instead of the visits themselves. Every term is a whole number, so sums of sums are exact.
+    """
+
+    rep_id = models.BigIntegerField(_("rep id"))
+    day = models.IntegerField(_("day"), help_text=_("UTC days since 1970-01-01."))
+    need_numerator = models.BigIntegerField(_("need numerator"), default=0)
+    need_denominator = models.BigIntegerField(_("need denominator"), default=0)
+    expectation_numerator = models.BigIntegerField(_("expectation numerator"), default=0)
+    expectation_denominator = models.BigIntegerField(_("expectation denominator"), default=0)
+    plan_numerator = models.BigIntegerField(_("plan numerator"), default=0)
+    plan_denominator = models.BigIntegerField(_("plan denominator"), default=0)
+    policy_numerator = models.BigIntegerField(_("policy numerator"), default=0)
+    policy_denominator = models.BigIntegerField(_("policy denominator"), default=0)
+
+    class Meta:
+        verbose_name = _("visit day sums")
+        verbose_name_plural = _("visit day sums")
+        constraints = [models.UniqueConstraint(fields=["rep_id", "day"], name="visitdayterms_rep_day_unique")]
+
+    def __str__(self) -> str:
+        return f"rep {self.rep_id}, day {self.day}"
+
+
+class VisitDayMark(models.Model):
+    """A (rep, UTC day) whose visits changed since its sums were stored.
+
+    Database triggers on the visits table write these on every insert, update and
+    delete (ORM, bulk or raw SQL alike); the refresh consumes them. Duplicates are
+    allowed on purpose: a unique key would let a write that lands during a refresh
+    be swallowed by the mark the refresh is about to delete.
+    """
+
+    rep_id = models.BigIntegerField(_("rep id"))
+    day = models.IntegerField(_("day"), help_text=_("UTC days since 1970-01-01."))
+
+    class Meta:
+        verbose_name = _("changed visit day")
+        verbose_name_plural = _("changed visit days")
+        indexes = [models.Index(fields=["rep_id", "day"], name="visitdaymark_rep_day_idx")]
+
+    def __str__(self) -> str:
+        return f"rep {self.rep_id}, day {self.day}"
+
+
+class VisitDayState(models.Model):
+    """One row: the time zone the stored sums were computed in ("" until the first build) and when."""
+
+    zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    refreshed_at = models.DateTimeField(_("refreshed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("visit day sums state")
+        verbose_name_plural = _("visit day sums state")
+
+    def __str__(self) -> str:
+        return self.zone or "-"

@@ -14,6 +14,7 @@ from analytics.models import PlanRun, ScoringPolicy
 from analytics.need_fits import need_model_fit_run
 from analytics.runs import RunInProgress, advisory_key, run_start
 from analytics.selectors import profile360_cache_forget
+from analytics.visit_days import visit_days_refresh
 from visits.services import plans_run_start, visits_mark_missed
 
 logger = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ def nightly_prepare(*, as_of: datetime, requested_by=None) -> tuple[PlanRun, lis
     fit never stops the plans: a failure is logged and stored as a not-fitted fit.
     """
     missed = visits_mark_missed(as_of=as_of)
+    visit_days_refresh()  # store the day sums of yesterday and of the days changed since
     scores = scores_recalculate(as_of=as_of, requested_by=requested_by)
     need_fit = need_model_fit_run(as_of=as_of, run=scores)
     profile360_cache_forget()  # the 360 pages rescale on the new night's data

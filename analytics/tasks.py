@@ -10,6 +10,7 @@ from django.utils import timezone
 from analytics.need_fits import need_model_fit_run
 from analytics.runs import RunInProgress
 from analytics.services import ScoringRunInProgress, nightly_prepare, scores_recalculate
+from analytics.visit_days import visit_days_refresh
 from core.times import parse_aware_iso
 from visits.tasks import plans_dispatch
 
@@ -58,3 +59,9 @@ def fit_need_model(as_of: str | None = None) -> int:
     """
     when = parse_aware_iso(as_of) if as_of else timezone.now()
     return need_model_fit_run(as_of=when).pk
+
+
+@shared_task(name="analytics.tasks.refresh_visit_days")
+def refresh_visit_days() -> int:
+    """Store the day sums of the closed days whose visits changed (beat runs it every few minutes)."""
+    return visit_days_refresh()

@@ -255,6 +255,9 @@ def data_prepare(customers: int) -> None:
     from crm.models import Customer
 
     call_command("migrate", verbosity=0)
+    from analytics.visit_days import visit_days_refresh
+
+    visit_days_refresh()  # as the nightly job and beat keep them (a rebuild on data seeded before they existed)
     if not Customer.objects.exists():
         started = time.perf_counter()
         print(f"  seeding {customers:,} customers with seed_demo (once) ...", flush=True)

@@ -15,7 +15,7 @@ import numpy as np
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from analytics.bridge.columns import load_queryset_columns
-from analytics.bridge.expressions import epoch_column, flag_column, float_column, int_column
+from analytics.bridge.expressions import IdIn, epoch_column, flag_column, float_column, int_column
 from analytics.funnel import STILL_IN_STAGE, FunnelStage, StageStays, stage_stays
 from sales.models import Opportunity, Order, Stage, StageChange
 
@@ -183,8 +183,12 @@ def load_pipeline_arrays(*, owner_ids: Sequence[int] | None, since: datetime, un
         },
         packed=packed,
     )
+    # The changes of the opportunities loaded, asked for by id (index probes). Applying the opportunities'
+    # filter again made PostgreSQL scan every stage change there is (no index leads with changed_at), however
+    # few were loaded: benchmark, team Paris, a month's 9,600 opportunities 105 -> 30 ms (a year's 33,500:
+    # 112 -> 133 ms); everybody's month 1.0 -> 0.3 s. And no change comes without its opportunity row.
     change = load_queryset_columns(
-        StageChange.objects.filter(opportunity__in=opportunities.values("pk")).order_by(
+        StageChange.objects.filter(IdIn("opportunity_id", opp["id"].tolist())).order_by(
             "opportunity_id", "changed_at", "pk"
         ),
         {
@@ -217,12 +221,10 @@ def load_pipeline_arrays(*, owner_ids: Sequence[int] | None, since: datetime, un
         opened_at=opp["opened_at"],
         closed_at=opp["closed_at"],
     )
-    # An opportunity created between the two queries has changes but no row: drop them.
-    known = np.isin(change["opportunity_id"], opportunity_arrays.id)
     changes = StageChangeArrays(
-        opportunity=np.searchsorted(opportunity_arrays.id, change["opportunity_id"][known]),
-        stage=stages.rows_of(change["stage_id"][known]),
-        changed_at=change["changed_at"][known],
+        opportunity=np.searchsorted(opportunity_arrays.id, change["opportunity_id"]),
+        stage=stages.rows_of(change["stage_id"]),
+        changed_at=change["changed_at"],
     )
     return PipelineArrays(
         stages=stages,

@@ -79,7 +79,7 @@ _VISIT_COLUMNS = {
 }
 
 
-def _visit_arrays(visits: QuerySet, *, bulk: bool, packed: bool = False) -> VisitRatioInputs:
+def visit_ratio_arrays(visits: QuerySet, *, bulk: bool, packed: bool = False) -> VisitRatioInputs:
     columns = load_queryset_columns(visits, _VISIT_COLUMNS, bulk=bulk, packed=packed)
     completed = columns.pop("completed").astype(np.bool_)
     planned_start = columns["planned_start"]
@@ -94,7 +94,7 @@ def load_visit_ratio_inputs(*, customer_ids: Sequence[int]) -> VisitRatioInputs:
     """All visits of these customers (any rep, any status), as kernel arrays, in one query."""
     visits = Visit.objects.filter(customer_id__in=[int(pk) for pk in customer_ids])
     # A customer page's few visits: a plain read, not a COPY.
-    return _visit_arrays(visits.order_by("customer_id", "planned_start", "pk"), bulk=False)
+    return visit_ratio_arrays(visits.order_by("customer_id", "planned_start", "pk"), bulk=False)
 
 
 def load_rep_visit_inputs(
@@ -113,4 +113,4 @@ def load_rep_visit_inputs(
     if rep_ids is not None:
         visits = visits.filter(rep_id__in=[int(pk) for pk in rep_ids])
     # A team's visits (bounded) travel packed in arrays; everybody's as plain COPY rows.
-    return _visit_arrays(visits.order_by("rep_id", "planned_start", "pk"), bulk=True, packed=rep_ids is not None)
+    return visit_ratio_arrays(visits.order_by("rep_id", "planned_start", "pk"), bulk=True, packed=rep_ids is not None)

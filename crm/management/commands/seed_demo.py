@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from analytics.visit_days import visit_days_refresh
 from crm.demo import DemoDataExists, demo_logins, demo_seed
 from crm.models import Customer
 
@@ -63,6 +64,7 @@ class Command(BaseCommand):
                 )
             except (DemoDataExists, ValueError) as error:
                 raise CommandError(str(error)) from error
+            visit_days_refresh(full=True)  # the KPI report's day sums of the new visits
             elapsed = time.perf_counter() - started
             self.stdout.write(
                 self.style.SUCCESS(

@@ -1,0 +1,139 @@
+"""Keep the stored day sums of the satisfaction terms (`VisitDayTerms`) up to date.
+
+The KPI report reads a closed UTC day's per-rep term sums instead of its visits
+(`analytics.bridge.visit_days`). Database triggers mark every (rep, day) whose visits
+change; `visit_days_refresh` recomputes the marked closed days with the kernels and
+stores them, or rebuilds every day when the sums were never built or were built in
+another TIME_ZONE. Until a marked day is refreshed the report reads its visits, so the
+figures never depend on when this runs: it runs in the nightly job, every few
+minutes from beat, and after a bulk load, only to keep the report fast.
+
+Correctness under concurrent writes: the refresh first takes the state row's lock (one
+refresh at a time), then deletes the marks it will serve, then reads the visits. A
+write committed before the deletion is in the visits read; one committed after it left
+its own mark, which stays. One transaction: a refresh that dies leaves everything as it was.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from analytics.bridge.columns import _q, _table
+from analytics.bridge.visit_days import SECONDS_PER_DAY, cell_key, term_sums_by_group, utc_day
+from analytics.bridge.visits import visit_ratio_arrays
+from analytics.models import VISIT_TERM_COLUMNS, VisitDayMark, VisitDayState, VisitDayTerms
+from visits.models import Visit
+
+logger = logging.getLogger(__name__)
+
+_INSERT_BATCH = 5_000
+
+
+def visit_days_refresh(*, now: datetime | None = None, full: bool = False) -> int:
+    """Store the term sums of the closed days marked as changed (all closed days when `full` or needed).
+
+    Returns the number of (rep, day) sums written.
+    """
+    now = now or timezone.now()
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    today = int(now.timestamp() // SECONDS_PER_DAY)
+    with transaction.atomic():
+        state, _ = VisitDayState.objects.select_for_update().get_or_create(pk=1)
+        rebuild = full or state.zone != settings.TIME_ZONE
+        if rebuild:
+            VisitDayMark.objects.filter(day__lt=today).delete()
+            cells = None
+            visits = Visit.objects.filter(planned_start__lt=_day_start(today))
+        else:
+            cells = _take_marks(today)
+            if not len(cells):
+                return 0
+            visits = _visits_of(cells)
+        arrays = visit_ratio_arrays(visits.order_by(), bulk=True)
+        keys = cell_key(arrays.rep_id, utc_day(arrays.planned_start))
+        if cells is not None:  # a marked rep's visits on an unmarked day came along with the range: leave them
+            keep = np.isin(keys, cells)
+            arrays = _subset(arrays, keep)
+            keys = keys[keep]
+        unique, group = np.unique(keys, return_inverse=True)
+        sums = term_sums_by_group(arrays, group.reshape(-1), len(unique)).astype(np.int64)
+        if rebuild:
+            VisitDayTerms.objects.all().delete()
+        else:
+            _delete_terms(cells)
+        written = _insert_terms(unique, sums)
+        state.zone = settings.TIME_ZONE
+        state.refreshed_at = now
+        state.save(update_fields=["zone", "refreshed_at"])
+    logger.info("visit day sums: %s (rep, day) sums written (%s)", written, "rebuild" if rebuild else "marked days")
+    return written
+
+
+def _day_start(day: int) -> datetime:
+    return datetime.fromtimestamp(day * SECONDS_PER_DAY, UTC)
+
+
+def _take_marks(today: int) -> np.ndarray:
+    """Delete the marks of closed days and return their distinct (rep, day) keys."""
+    marks = _table(VisitDayMark)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {marks} WHERE {_q('day')} < %s RETURNING {_q('rep_id')}, {_q('day')}",  # noqa: S608
+            [today],
+        )
+        rows = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
+    return np.unique(cell_key(rows[:, 0], rows[:, 1]))
+
+
+def _split(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return cells >> 24, cells & ((1 << 24) - 1)
+
+
+def _visits_of(cells: np.ndarray):
+    """The visits of the marked reps planned between the first and the last marked day."""
+    reps, days = _split(cells)
+    return Visit.objects.filter(
+        rep_id__in=np.unique(reps).tolist(),
+        planned_start__gte=_day_start(int(days.min())),
+        planned_start__lt=_day_start(int(days.max()) + 1),
+    )
+
+
+def _subset(arrays, keep: np.ndarray):
+    return type(arrays)(**{name: value[keep] for name, value in vars(arrays).items()})
+
+
+def _delete_terms(cells: np.ndarray) -> None:
+    reps, days = _split(cells)
+    condition = Q(pk__in=[])
+    for day in np.unique(days).tolist():
+        condition |= Q(day=day, rep_id__in=reps[days == day].tolist())
+    VisitDayTerms.objects.filter(condition).delete()
+
+
+def _insert_terms(unique: np.ndarray, sums: np.ndarray) -> int:
+    """Insert the non-empty sums (a day whose every term is 0 adds nothing to any window)."""
+    nonzero = sums.any(axis=1)
+    reps, days = _split(unique[nonzero])
+    rows = np.column_stack([reps, days, sums[nonzero]]).tolist()
+    columns = ", ".join(_q(name) for name in ("rep_id", "day", *VISIT_TERM_COLUMNS))
+    placeholders = ", ".join(["%s"] * (2 + len(VISIT_TERM_COLUMNS)))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            copy_sql = f"COPY {_table(VisitDayTerms)} ({columns}) FROM STDIN"
+            with cursor.cursor.copy(copy_sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            for start in range(0, len(rows), _INSERT_BATCH):
+                cursor.executemany(
+                    f"INSERT INTO {_table(VisitDayTerms)} ({columns}) VALUES ({placeholders})",  # noqa: S608
+                    rows[start : start + _INSERT_BATCH],
+                )
+    return len(rows)
