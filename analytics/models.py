@@ -287,15 +287,26 @@ VISIT_TERM_COLUMNS = (
 )
 
 
-class VisitDayTerms(models.Model):
+class _RepDay(models.Model):
+    """A rep's UTC day (days since 1970, as the visits table's triggers compute it)."""
+
+    rep_id = models.BigIntegerField(_("rep id"))
+    day = models.IntegerField(_("day"), help_text=_("UTC days since 1970-01-01."))
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"rep {self.rep_id}, day {self.day}"
+
+
+class VisitDayTerms(_RepDay):
     """One rep's sums of the spec section 2 terms over the visits planned on one closed UTC day.
 
     Written only by `analytics.visit_days.visit_days_refresh`; read by the KPI report
     instead of the visits themselves. Every term is a whole number, so sums of sums are exact.
     """
 
-    rep_id = models.BigIntegerField(_("rep id"))
-    day = models.IntegerField(_("day"), help_text=_("UTC days since 1970-01-01."))
     need_numerator = models.BigIntegerField(_("need numerator"), default=0)
     need_denominator = models.BigIntegerField(_("need denominator"), default=0)
     expectation_numerator = models.BigIntegerField(_("expectation numerator"), default=0)
@@ -310,11 +321,8 @@ class VisitDayTerms(models.Model):
         verbose_name_plural = _("visit day sums")
         constraints = [models.UniqueConstraint(fields=["rep_id", "day"], name="visitdayterms_rep_day_unique")]
 
-    def __str__(self) -> str:
-        return f"rep {self.rep_id}, day {self.day}"
 
-
-class VisitDayMark(models.Model):
+class VisitDayMark(_RepDay):
     """A (rep, UTC day) whose visits changed since its sums were stored.
 
     Database triggers on the visits table write these on every insert, update and
@@ -323,16 +331,10 @@ class VisitDayMark(models.Model):
     be swallowed by the mark the refresh is about to delete.
     """
 
-    rep_id = models.BigIntegerField(_("rep id"))
-    day = models.IntegerField(_("day"), help_text=_("UTC days since 1970-01-01."))
-
     class Meta:
         verbose_name = _("changed visit day")
         verbose_name_plural = _("changed visit days")
         indexes = [models.Index(fields=["rep_id", "day"], name="visitdaymark_rep_day_idx")]
-
-    def __str__(self) -> str:
-        return f"rep {self.rep_id}, day {self.day}"
 
 
 class VisitDayState(models.Model):

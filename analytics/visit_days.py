@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from analytics.bridge.columns import _q, _table
-from analytics.bridge.visit_days import SECONDS_PER_DAY, cell_key, term_sums_by_group, utc_day
+from analytics.bridge.visit_days import SECONDS_PER_DAY, cell_key, split_cell_key, term_sums_by_group, utc_day
 from analytics.bridge.visits import visit_ratio_arrays
 from analytics.models import VISIT_TERM_COLUMNS, VisitDayMark, VisitDayState, VisitDayTerms
 from visits.models import Visit
@@ -91,13 +91,9 @@ def _take_marks(today: int) -> np.ndarray:
     return np.unique(cell_key(rows[:, 0], rows[:, 1]))
 
 
-def _split(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return cells >> 24, cells & ((1 << 24) - 1)
-
-
 def _visits_of(cells: np.ndarray):
     """The visits of the marked reps planned between the first and the last marked day."""
-    reps, days = _split(cells)
+    reps, days = split_cell_key(cells)
     return Visit.objects.filter(
         rep_id__in=np.unique(reps).tolist(),
         planned_start__gte=_day_start(int(days.min())),
@@ -110,7 +106,7 @@ def _subset(arrays, keep: np.ndarray):
 
 
 def _delete_terms(cells: np.ndarray) -> None:
-    reps, days = _split(cells)
+    reps, days = split_cell_key(cells)
     condition = Q(pk__in=[])
     for day in np.unique(days).tolist():
         condition |= Q(day=day, rep_id__in=reps[days == day].tolist())
@@ -120,7 +116,7 @@ def _delete_terms(cells: np.ndarray) -> None:
 def _insert_terms(unique: np.ndarray, sums: np.ndarray) -> int:
     """Insert the non-empty sums (a day whose every term is 0 adds nothing to any window)."""
     nonzero = sums.any(axis=1)
-    reps, days = _split(unique[nonzero])
+    reps, days = split_cell_key(unique[nonzero])
     rows = np.column_stack([reps, days, sums[nonzero]]).tolist()
     columns = ", ".join(_q(name) for name in ("rep_id", "day", *VISIT_TERM_COLUMNS))
     placeholders = ", ".join(["%s"] * (2 + len(VISIT_TERM_COLUMNS)))

@@ -59,6 +59,11 @@ def cell_key(rep_id: np.ndarray, day: np.ndarray) -> np.ndarray:
     return (np.asarray(rep_id, dtype=np.int64) << _DAY_BITS) | np.asarray(day, dtype=np.int64)
 
 
+def split_cell_key(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (rep ids, days) of `cell_key` keys."""
+    return keys >> _DAY_BITS, keys & ((1 << _DAY_BITS) - 1)
+
+
 def utc_day(epochs: np.ndarray) -> np.ndarray:
     """The UTC day (days since 1970-01-01) of each instant, as the triggers compute it."""
     return np.floor(np.asarray(epochs, dtype=np.float64) / SECONDS_PER_DAY).astype(np.int64)
