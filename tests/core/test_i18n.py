@@ -235,10 +235,11 @@ def test_dates_and_numbers_follow_the_language(client, manager, rep, customer, t
     weekday_zh = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"][today.weekday()]
     assert f"{weekday_en} {today.day} {today:%B} {today.year}" in english_day
     assert f"{today.year}年{today.month}月{today.day}日 {weekday_zh}" in chinese_day
-    # Django's zh_Hans formats group digits without a separator; English uses commas.
+    # Both group thousands with a comma, as CLDR's zh and en number formats do (Django's own zh_Hans
+    # formats leave them ungrouped: config/formats/zh_Hans overrides that).
     assert "1,234,567" in english_list
-    assert "1234567" in chinese_list
-    assert "1,234,567" not in chinese_list
+    assert "1,234,567" in chinese_list
+    assert "1234567" not in chinese_list
 
 
 # --- The language switcher ---------------------------------------------------------------------
