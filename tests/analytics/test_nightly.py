@@ -8,7 +8,7 @@ from celery.schedules import crontab
 from django.conf import settings
 from django.urls import reverse
 
-from analytics.models import CustomerScore, PlanRun
+from analytics.models import CustomerScore, PlanRun, VisitDayMark, VisitDayTerms
 from analytics.tasks import nightly
 from config.celery import app
 from tests.factories import CustomerFactory, RepProfileFactory, VisitFactory
@@ -39,6 +39,10 @@ def test_nightly_sweeps_scores_and_plans(eager_celery, book, django_capture_on_c
         plan_run_id = nightly.apply(kwargs={"as_of": AS_OF.isoformat()}).get()
     yesterday.refresh_from_db()
     assert yesterday.status == Visit.Status.MISSED
+    # The dashboard's day sums are refreshed after the sweep: yesterday's visit is stored, its mark consumed.
+    yesterday_cell = {"rep_id": yesterday.rep_id, "day": int(yesterday.planned_start.timestamp() // 86_400)}
+    assert VisitDayTerms.objects.filter(**yesterday_cell).exists()
+    assert not VisitDayMark.objects.filter(**yesterday_cell).exists()
     scores = PlanRun.objects.get(kind="scores")
     assert (scores.status, scores.done) == ("succeeded", 3)
     assert CustomerScore.objects.filter(run=scores).count() == 3

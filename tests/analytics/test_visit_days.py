@@ -258,3 +258,21 @@ def test_a_write_committed_while_a_refresh_runs_stays_marked(monkeypatch):
 
     assert (target.rep_id, utc_day(target.planned_start)) in marks()
     assert_same_as_visits(None)
+
+
+def test_beat_refreshes_the_sums_every_ten_minutes_and_the_nightly_job_too(reps, settings):
+    from celery import current_app
+
+    from analytics.tasks import refresh_visit_days
+
+    entry = settings.CELERY_BEAT_SCHEDULE["visit-day-sums"]
+    assert entry["task"] == refresh_visit_days.name == "analytics.tasks.refresh_visit_days"
+    assert entry["schedule"].minute == set(range(0, 60, 10))
+    assert refresh_visit_days.name in current_app.tasks
+
+    random_visits(reps)
+    written = refresh_visit_days.apply().get()  # real now: every visit of March and April 2025 is on a closed day
+
+    assert written == VisitDayTerms.objects.count() > 0
+    assert not VisitDayMark.objects.exists()
+    assert refresh_visit_days.apply().get() == 0  # nothing marked since
