@@ -12,6 +12,10 @@ Correctness under concurrent writes: the refresh first takes the state row's loc
 refresh at a time), then deletes the marks it will serve, then reads the visits. A
 write committed before the deletion is in the visits read; one committed after it left
 its own mark, which stays. One transaction: a refresh that dies leaves everything as it was.
+
+The invariant the report relies on: a closed day's visits are in the stored sums or the
+day is marked. Marks for today and later wait until the day closes; a rebuild marks
+those days itself, since visits written before the triggers existed have no marks.
 """
 
 import logging
@@ -65,6 +69,7 @@ def visit_days_refresh(*, now: datetime | None = None, full: bool = False) -> in
         sums = term_sums_by_group(arrays, group.reshape(-1), len(unique)).astype(np.int64)
         if rebuild:
             VisitDayTerms.objects.all().delete()
+            _mark_days_from(today)
         else:
             _delete_terms(cells)
         written = _insert_terms(unique, sums)
@@ -77,6 +82,28 @@ def visit_days_refresh(*, now: datetime | None = None, full: bool = False) -> in
 
 def _day_start(day: int) -> datetime:
     return datetime.fromtimestamp(day * SECONDS_PER_DAY, UTC)
+
+
+def _mark_days_from(today: int) -> None:
+    """Mark every (rep, day) with visits from today on, so each is stored once it closes.
+
+    Visits written before the triggers existed (a database migrated with data) have no
+    marks; the rebuild stores their closed days and this covers the rest.
+    """
+    day = _epoch_day_sql("planned_start")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_table(VisitDayMark)} ({_q('rep_id')}, {_q('day')}) "  # noqa: S608
+            f"SELECT DISTINCT {_q('rep_id')}, {day} FROM {_table(Visit)} WHERE {_q('planned_start')} >= %s",
+            [_day_start(today)],
+        )
+
+
+def _epoch_day_sql(column: str) -> str:
+    """The UTC day of a timestamp column in SQL, as the migration's triggers compute it."""
+    if connection.vendor == "postgresql":
+        return f"floor(extract(epoch FROM {_q(column)}) / 86400)::integer"
+    return f"CAST(julianday(date({_q(column)})) - 2440587.5 AS INTEGER)"
 
 
 def _take_marks(today: int) -> np.ndarray:

@@ -276,3 +276,25 @@ def test_beat_refreshes_the_sums_every_ten_minutes_and_the_nightly_job_too(reps,
     assert written == VisitDayTerms.objects.count() > 0
     assert not VisitDayMark.objects.exists()
     assert refresh_visit_days.apply().get() == 0  # nothing marked since
+
+
+def test_visits_written_before_the_triggers_existed_are_covered_once_their_day_closes(reps):
+    """A database migrated with data: no marks at all. The first build stores the closed days and marks the rest."""
+    random_visits(reps)  # March and April 2025; NOW is April 20
+    VisitDayMark.objects.all().delete()
+    later = NOW + timedelta(days=20)  # every visit's day has closed by then
+
+    visit_days_refresh(now=NOW)
+    assert {day for _, day in marks()} == {
+        utc_day(start)
+        for start in Visit.objects.filter(planned_start__gte=datetime(2025, 4, 20, tzinfo=UTC)).values_list(
+            "planned_start", flat=True
+        )
+    }
+    loaded = load_visit_term_sums(rep_ids=None, windows=windows(), now=later.timestamp())
+    with transaction.atomic():
+        VisitDayState.objects.all().delete()
+        from_visits = load_visit_term_sums(rep_ids=None, windows=windows(), now=later.timestamp())
+        transaction.set_rollback(True)
+    assert loaded.from_stored_days
+    np.testing.assert_array_equal(loaded.sums, from_visits.sums)
