@@ -19,7 +19,7 @@ those days itself, since visits written before the triggers existed have no mark
 """
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 from django.conf import settings
@@ -28,8 +28,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from analytics.bridge.columns import _q, _table
-from analytics.bridge.visit_days import SECONDS_PER_DAY, cell_key, split_cell_key, term_sums_by_group, utc_day
-from analytics.bridge.visits import visit_ratio_arrays
+from analytics.bridge.visit_days import (
+    SECONDS_PER_DAY,
+    cell_key,
+    day_start,
+    split_cell_key,
+    term_sums_by_group,
+    utc_day,
+)
+from analytics.bridge.visits import load_rep_visit_inputs
 from analytics.models import VISIT_TERM_COLUMNS, VisitDayMark, VisitDayState, VisitDayTerms
 from visits.models import Visit
 
@@ -52,16 +59,19 @@ def visit_days_refresh(*, now: datetime | None = None, full: bool = False) -> in
         rebuild = full or state.zone != settings.TIME_ZONE
         if rebuild:
             VisitDayMark.objects.filter(day__lt=today).delete()
-            cells = None
-            visits = Visit.objects.filter(planned_start__lt=_day_start(today))
+            cells, reps, first_day, end_day = None, None, 0, today
         else:
             cells = _take_marks(today)
             if not len(cells):
                 return 0
-            visits = _visits_of(cells)
-        arrays = visit_ratio_arrays(visits.order_by(), bulk=True)
+            # The marked reps' visits from the first to the last marked day (unmarked days among them are left).
+            marked_reps, days = split_cell_key(cells)
+            reps, first_day, end_day = np.unique(marked_reps).tolist(), int(days.min()), int(days.max()) + 1
+        arrays = load_rep_visit_inputs(
+            rep_ids=reps, planned_from=day_start(first_day), planned_until=day_start(end_day)
+        )
         keys = cell_key(arrays.rep_id, utc_day(arrays.planned_start))
-        if cells is not None:  # a marked rep's visits on an unmarked day came along with the range: leave them
+        if cells is not None:
             keep = np.isin(keys, cells)
             arrays = _subset(arrays, keep)
             keys = keys[keep]
@@ -80,10 +90,6 @@ def visit_days_refresh(*, now: datetime | None = None, full: bool = False) -> in
     return written
 
 
-def _day_start(day: int) -> datetime:
-    return datetime.fromtimestamp(day * SECONDS_PER_DAY, UTC)
-
-
 def _mark_days_from(today: int) -> None:
     """Mark every (rep, day) with visits from today on, so each is stored once it closes.
 
@@ -95,7 +101,7 @@ def _mark_days_from(today: int) -> None:
         cursor.execute(
             f"INSERT INTO {_table(VisitDayMark)} ({_q('rep_id')}, {_q('day')}) "  # noqa: S608
             f"SELECT DISTINCT {_q('rep_id')}, {day} FROM {_table(Visit)} WHERE {_q('planned_start')} >= %s",
-            [_day_start(today)],
+            [day_start(today)],
         )
 
 
@@ -116,16 +122,6 @@ def _take_marks(today: int) -> np.ndarray:
         )
         rows = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
     return np.unique(cell_key(rows[:, 0], rows[:, 1]))
-
-
-def _visits_of(cells: np.ndarray):
-    """The visits of the marked reps planned between the first and the last marked day."""
-    reps, days = split_cell_key(cells)
-    return Visit.objects.filter(
-        rep_id__in=np.unique(reps).tolist(),
-        planned_start__gte=_day_start(int(days.min())),
-        planned_start__lt=_day_start(int(days.max()) + 1),
-    )
 
 
 def _subset(arrays, keep: np.ndarray):

@@ -80,8 +80,13 @@ def _stored_day_range(window: TermWindow, today: int) -> tuple[int, int]:
     return math.ceil(window.start / SECONDS_PER_DAY), min(math.floor(window.end / SECONDS_PER_DAY), today)
 
 
-def _moment(epoch: float) -> datetime:
+def utc_moment(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def day_start(day: int) -> datetime:
+    """When a UTC day (days since 1970-01-01) begins."""
+    return utc_moment(day * SECONDS_PER_DAY)
 
 
 def _stored_sums_sql(ranges: list[tuple[int, int, int]], rep_ids: list[int] | None) -> tuple[str, list]:
@@ -172,15 +177,10 @@ def _uncovered_visits(
         spans += [(window.start, lo * SECONDS_PER_DAY), (hi * SECONDS_PER_DAY, window.end)]
     condition = Q(pk__in=[])
     for start, end in _merged([span for span in spans if span[0] < span[1]]):
-        condition |= Q(planned_start__gte=_moment(start), planned_start__lt=_moment(end))
+        condition |= Q(planned_start__gte=utc_moment(start), planned_start__lt=utc_moment(end))
     for day in np.unique(changed[:, 1]).tolist():
         day_reps = changed[changed[:, 1] == day, 0].tolist()
-        start = day * SECONDS_PER_DAY
-        condition |= Q(
-            rep_id__in=day_reps,
-            planned_start__gte=_moment(start),
-            planned_start__lt=_moment(start + SECONDS_PER_DAY),
-        )
+        condition |= Q(rep_id__in=day_reps, planned_start__gte=day_start(day), planned_start__lt=day_start(day + 1))
     visits = Visit.objects.filter(condition)
     if reps is not None:
         visits = visits.filter(rep_id__in=reps)
