@@ -213,17 +213,16 @@ def kpi_report(
 
     reps = _reps(rep_ids)
     owner_ids = None if rep_ids is None else [rep[0] for rep in reps]
-    with bridge.jit_off_for_loads():
-        # Every pipeline figure looks only at the two periods, so the pipeline loads from the previous one's
-        # start (`_opportunities_active_since`: all that a period from there can see); the monthly series
-        # needs only the won amounts of its months, and the first close: one narrow load.
-        pipeline = bridge.load_pipeline_arrays(owner_ids=owner_ids, since=previous_start, until=period_end)
-        won_sales = bridge.load_won_sales(owner_ids=owner_ids, closed_from=month_edges[0], closed_until=month_edges[-1])
-        visit_sums = bridge.load_visit_term_sums(
-            rep_ids=owner_ids,
-            windows=_visit_windows(period_start, period_end, previous_start, month_edges, now),
-            now=now.timestamp(),
-        )
+    # Every pipeline figure looks only at the two periods, so the pipeline loads from the previous one's
+    # start (`_opportunities_active_since`: all that a period from there can see); the monthly series
+    # needs only the won amounts of its months, and the first close: one narrow load.
+    pipeline = bridge.load_pipeline_arrays(owner_ids=owner_ids, since=previous_start, until=period_end)
+    won_sales = bridge.load_won_sales(owner_ids=owner_ids, closed_from=month_edges[0], closed_until=month_edges[-1])
+    visit_sums = bridge.load_visit_term_sums(
+        rep_ids=owner_ids,
+        windows=_visit_windows(period_start, period_end, previous_start, month_edges, now),
+        now=now.timestamp(),
+    )
 
     data = _Inputs(pipeline=pipeline, visit_sums=visit_sums, now=now.timestamp())
     rep_order = np.array([rep[0] for rep in reps], dtype=np.int64)

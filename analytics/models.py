@@ -285,6 +285,8 @@ VISIT_TERM_COLUMNS = (
     "policy_numerator",
     "policy_denominator",
 )
+# The visit effect's counts (`analytics.visit_effect`), by the visits' check-out day.
+VISIT_EFFECT_COLUMNS = ("effect_visits", "effect_hits")
 
 
 class _RepDay(models.Model):
@@ -301,10 +303,12 @@ class _RepDay(models.Model):
 
 
 class VisitDayTerms(_RepDay):
-    """One rep's sums of the spec section 2 terms over the visits planned on one closed UTC day.
+    """One rep's sums over one closed UTC day: the spec section 2 terms of the visits planned that day, and the
+    visit-effect counts of the completed visits checked out that day.
 
-    Written only by `analytics.visit_days.visit_days_refresh`; read by the KPI report
-    instead of the visits themselves. Every term is a whole number, so sums of sums are exact.
+    Written only by `analytics.visit_days.visit_days_refresh`; read by the KPI and
+    visit-effect reports instead of the visits themselves. Every term is a whole
+    number, so sums of sums are exact.
     """
 
     need_numerator = models.BigIntegerField(_("need numerator"), default=0)
@@ -315,6 +319,10 @@ class VisitDayTerms(_RepDay):
     plan_denominator = models.BigIntegerField(_("plan denominator"), default=0)
     policy_numerator = models.BigIntegerField(_("policy numerator"), default=0)
     policy_denominator = models.BigIntegerField(_("policy denominator"), default=0)
+    effect_visits = models.BigIntegerField(_("visits checked out"), default=0)
+    effect_hits = models.BigIntegerField(
+        _("visits followed by a sales event"), default=0, help_text=_("Within 14 days of the check-out.")
+    )
 
     class Meta:
         verbose_name = _("visit day sums")
@@ -323,10 +331,12 @@ class VisitDayTerms(_RepDay):
 
 
 class VisitDayMark(_RepDay):
-    """A (rep, UTC day) whose visits changed since its sums were stored.
+    """A (rep, UTC day) whose sums may have changed since they were stored.
 
-    Database triggers on the visits table write these on every insert, update and
-    delete (ORM, bulk or raw SQL alike); the refresh consumes them. Duplicates are
+    Database triggers write these on every insert, update and delete (ORM, bulk or
+    raw SQL alike): of a visit (its planned day and its check-out day), and of a stage
+    change or an order (the check-out days of its customer's visits in the 14 days
+    before it, whose visit effect it may decide). The refresh consumes them. Duplicates are
     allowed on purpose: a unique key would let a write that lands during a refresh
     be swallowed by the mark the refresh is about to delete.
     """

@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from analytics import definitions
-from analytics.bridge import jit_off_for_loads
 from analytics.dashboard_page import (
     DashboardRequest,
     card_list,
@@ -53,10 +52,8 @@ def _dashboard_request(request: HttpRequest) -> DashboardRequest:
 
 def _figures(page: DashboardRequest) -> tuple[KpiReport, VisitEffectReport]:
     start, end = page.bounds
-    # One transaction, so that the loads' SET LOCAL (no JIT compilation) is sent once and holds for all.
-    with transaction.atomic(), jit_off_for_loads():
-        report = kpi_report(rep_ids=page.scope.rep_ids, period_start=start, period_end=end)
-        effect = visit_effect_report(rep_ids=page.scope.rep_ids, period_start=start, period_end=end)
+    report = kpi_report(rep_ids=page.scope.rep_ids, period_start=start, period_end=end)
+    effect = visit_effect_report(rep_ids=page.scope.rep_ids, period_start=start, period_end=end)
     return report, effect
 
 

@@ -9,7 +9,9 @@ event. The lift is the difference. Only what has had its 14 days by `as_of` coun
 visit checked out less than 14 days ago, or a window not over yet, could still get
 its event, and counting it as "none" would bias a current period down. Definitions in `analytics.visit_effect_math`,
 loading in `analytics.bridge.visit_effect`; the callers check the user's scope
-(they pass the rep ids the user may see).
+(they pass the rep ids the user may see). The visits' counts of whole closed days
+come from the stored day sums (`analytics.visit_days`), the same numbers as from the
+visits themselves (tests/analytics/test_visit_effect_days.py).
 """
 
 from collections.abc import Sequence
@@ -21,8 +23,8 @@ import numpy as np
 from django.utils import timezone
 
 from analytics.bridge.visit_effect import load_visit_effect_inputs
-from analytics.numbers import nan_to_none
-from analytics.visit_effect_math import HORIZON_SECONDS, baseline_pairs, effect_share_by_group, visits_with_effect
+from analytics.numbers import nan_to_none, ratio
+from analytics.visit_effect_math import HORIZON_SECONDS, baseline_pairs, effect_counts_by_group, visits_with_effect
 
 HORIZON_DAYS = 14
 
@@ -81,21 +83,38 @@ def visit_effect_report(
     as_of = as_of or timezone.now()
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
-    inputs = load_visit_effect_inputs(
-        rep_ids=rep_ids, period_start=period_start, period_end=period_end, horizon_seconds=HORIZON_SECONDS
-    )
     # Visits whose 14 days are over by as_of (all of them for a past period).
-    elapsed = inputs.visit_time < min(period_end, as_of - timedelta(seconds=HORIZON_SECONDS)).timestamp()
-    visit_rep = inputs.visit_rep[elapsed]
-    effective = visits_with_effect(
-        inputs.visit_customer[elapsed],
-        inputs.visit_time[elapsed],
-        inputs.event_customer,
-        inputs.event_time,
-        HORIZON_SECONDS,
+    visits_until = max(period_start, min(period_end, as_of - timedelta(seconds=HORIZON_SECONDS)))
+    inputs = load_visit_effect_inputs(
+        rep_ids=rep_ids,
+        period_start=period_start,
+        period_end=period_end,
+        visits_until=visits_until,
+        horizon_seconds=HORIZON_SECONDS,
+        now=as_of.timestamp(),
     )
-    n_visits = int(effective.size)
-    n_effective = int(effective.sum())
+    effective = visits_with_effect(
+        inputs.visit_customer, inputs.visit_time, inputs.event_customer, inputs.event_time, HORIZON_SECONDS
+    )
+    # The stored days' counts (a day with planned visits but none checked out adds 0 visits: left out).
+    stored = inputs.stored_visits > 0
+    stored_rep, stored_visits, stored_hits = (
+        inputs.stored_rep[stored],
+        inputs.stored_visits[stored],
+        inputs.stored_hits[stored],
+    )
+    if rep_ids is None:
+        reps = np.union1d(stored_rep, inputs.visit_rep)
+    else:
+        reps = np.unique(np.asarray(list(rep_ids), dtype=np.int64))
+    # A visit of a rep outside `reps` cannot happen (the loads filter them); searchsorted maps rep -> group.
+    rep_hits, rep_n = effect_counts_by_group(effective, np.searchsorted(reps, inputs.visit_rep), len(reps))
+    stored_group = np.searchsorted(reps, stored_rep)
+    rep_n = rep_n + np.bincount(stored_group, weights=stored_visits, minlength=len(reps)).astype(np.int64)
+    rep_hits = rep_hits + np.bincount(stored_group, weights=stored_hits, minlength=len(reps))
+    rep_share = ratio(rep_hits, rep_n)
+    n_visits = int(rep_n.sum())
+    n_effective = int(rep_hits.sum())
     share = n_effective / n_visits if n_visits else None
 
     with_event, pairs = baseline_pairs(
@@ -109,9 +128,6 @@ def visit_effect_report(
     baseline = with_event / pairs if pairs else None
     lift = share - baseline if share is not None and baseline is not None else None
 
-    reps = np.unique(visit_rep) if rep_ids is None else np.unique(np.asarray(list(rep_ids), dtype=np.int64))
-    # A visit of a rep outside `reps` cannot happen (the query filters them); searchsorted maps rep -> group.
-    rep_share, rep_n = effect_share_by_group(effective, np.searchsorted(reps, visit_rep), len(reps))
     per_rep = [
         RepVisitEffect(rep_id=int(rep), share=nan_to_none(s), n=int(n))
         for rep, s, n in zip(reps.tolist(), rep_share.tolist(), rep_n.tolist(), strict=True)

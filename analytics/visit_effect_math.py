@@ -19,12 +19,12 @@ denominator is 0 is NaN (undefined, spec section 2), never 0.
 import numpy as np
 import numpy.typing as npt
 
-from analytics.numbers import Check, as_float_array, as_group_index, check_finite, ensure_valid, group_sum, ratio
+from analytics.numbers import Check, as_float_array, as_group_index, check_finite, ensure_valid, group_sum
 
 __all__ = [
     "HORIZON_SECONDS",
     "baseline_pairs",
-    "effect_share_by_group",
+    "effect_counts_by_group",
     "visits_with_effect",
 ]
 
@@ -140,10 +140,10 @@ def baseline_pairs(
     return int(np.unique(pair).size), total
 
 
-def effect_share_by_group(
+def effect_counts_by_group(
     effective: npt.ArrayLike, group_index: npt.ArrayLike, n_groups: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(share of effective visits, number of visits) per group in one `numpy.bincount` pass; NaN share for none."""
+    """(effective visits as float64, visits as int64) per group in one `numpy.bincount` pass each."""
     flags = np.asarray(effective)
     if flags.dtype != np.bool_:
         ensure_valid(Check("effective", flags, (flags != 0) & (flags != 1), "a boolean (0 or 1)"))
@@ -152,4 +152,4 @@ def effect_share_by_group(
         raise ValueError(f"group_index has shape {groups.shape} but effective has {flags.shape}")
     count = np.bincount(groups.reshape(-1), minlength=int(n_groups)).astype(np.int64)
     hits = group_sum(flags.astype(np.float64), groups, int(n_groups))
-    return ratio(hits, count), count
+    return hits, count

@@ -18,7 +18,6 @@ from analytics.bridge.columns import (
     _COPY_SIGNATURE,
     _COPY_TRAILER,
     _decode_binary_copy,
-    jit_off_for_loads,
     load_columns,
 )
 from analytics.bridge.expressions import SECONDS_PER_DAY
@@ -66,7 +65,6 @@ __all__ = [
     "WonSales",
     "as_ratio_terms",
     "_decode_binary_copy",
-    "jit_off_for_loads",
     "load_columns",
     "load_engagement_with_latest_model",
     "load_need_engagement",

@@ -9,7 +9,6 @@ arrays. The column expressions are in `analytics.bridge.expressions`. No formula
 import struct
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from contextvars import ContextVar
 
 import numpy as np
 from django.core.exceptions import EmptyResultSet
@@ -53,28 +52,6 @@ def _logged(cursor, sql: str, params=None) -> Iterator[None]:
         yield
 
 
-_JIT_ALREADY_OFF: ContextVar[bool] = ContextVar("fieldwise_jit_already_off", default=False)
-
-
-def _set_jit_off() -> None:
-    # Measured at 1M customers: JIT compilation adds ~0.5 s to a load query and gains nothing.
-    # SET LOCAL lasts until the transaction ends; outside one it would be a no-op.
-    if connection.vendor == "postgresql" and connection.in_atomic_block and not _JIT_ALREADY_OFF.get():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
-
-
-@contextmanager
-def jit_off_for_loads() -> Iterator[None]:
-    """Several loads in a row: turn PostgreSQL's JIT off once for all of them, not once per COPY."""
-    _set_jit_off()
-    token = _JIT_ALREADY_OFF.set(connection.vendor == "postgresql" and connection.in_atomic_block)
-    try:
-        yield
-    finally:
-        _JIT_ALREADY_OFF.reset(token)
-
-
 def _load_postgresql(
     sql: str, params: list, columns: Sequence[tuple[str, str]], *, packed: bool
 ) -> dict[str, np.ndarray]:
@@ -84,7 +61,6 @@ def _load_postgresql(
     """
     names = [name for name, _ in columns]
     statement = packed_statement(sql, names) if packed else f"COPY ({sql}) TO STDOUT (FORMAT binary)"
-    _set_jit_off()
     buf = bytearray()
     with (
         connection.cursor() as cursor,

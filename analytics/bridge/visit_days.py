@@ -13,7 +13,9 @@ be used (never built, or built in another TIME_ZONE: CS_plan's "the day it was
 planned for" is a local day) every window is read from the visits.
 
 Two queries: the stored sums per window and rep (with the changed days and the
-state, in one statement), then the visits not covered.
+state, in one statement), then the visits not covered. The visit-effect counts stored
+beside the terms are read the same way (`load_stored_day_sums`, `uncovered`), by
+check-out day, in `analytics.bridge.visit_effect`.
 """
 
 import math
@@ -89,7 +91,9 @@ def day_start(day: int) -> datetime:
     return utc_moment(day * SECONDS_PER_DAY)
 
 
-def _stored_sums_sql(ranges: list[tuple[int, int, int]], rep_ids: list[int] | None) -> tuple[str, list]:
+def _stored_sums_sql(
+    ranges: list[tuple[int, int, int]], rep_ids: list[int] | None, columns: Sequence[str]
+) -> tuple[str, list]:
     terms, marks, state = _table(VisitDayTerms), _table(VisitDayMark), _table(VisitDayState)
     windows = " UNION ALL ".join(["SELECT %s AS k, %s AS lo, %s AS hi"] * len(ranges))
     params: list = [value for window in ranges for value in window]
@@ -97,8 +101,8 @@ def _stored_sums_sql(ranges: list[tuple[int, int, int]], rep_ids: list[int] | No
     if rep_ids is not None:
         rep_filter = f"AND {{alias}}.{_q('rep_id')} IN ({', '.join(['%s'] * len(rep_ids))})"
         rep_params = list(rep_ids)
-    sums = ", ".join(f"CAST(SUM(c.{_q(name)}) AS BIGINT)" for name in VISIT_TERM_COLUMNS)
-    zeros = ", ".join(["0"] * (len(VISIT_TERM_COLUMNS) - 1))
+    sums = ", ".join(f"CAST(SUM(c.{_q(name)}) AS BIGINT)" for name in columns)
+    zeros = ", ".join(["0"] * (len(columns) - 1))
     sql = (
         f"SELECT w.k, c.{_q('rep_id')}, {sums} FROM {terms} c "  # noqa: S608 - names are quoted, values are params
         f"INNER JOIN ({windows}) w ON c.{_q('day')} >= w.lo AND c.{_q('day')} < w.hi "
@@ -106,10 +110,10 @@ def _stored_sums_sql(ranges: list[tuple[int, int, int]], rep_ids: list[int] | No
         f"AND m.{_q('day')} = c.{_q('day')}) {rep_filter.format(alias='c')} "
         f"GROUP BY w.k, c.{_q('rep_id')} "
         # The changed days the windows cover: read from the visits instead.
-        f"UNION ALL SELECT DISTINCT -1, m.{_q('rep_id')}, m.{_q('day')}, {zeros} FROM {marks} m "
+        f"UNION ALL SELECT DISTINCT -1, m.{_q('rep_id')}, m.{_q('day')}{', ' + zeros if zeros else ''} FROM {marks} m "
         f"WHERE m.{_q('day')} >= %s AND m.{_q('day')} < %s {rep_filter.format(alias='m')} "
         # A row -2 when the stored sums are not usable: never built, or built in another zone.
-        f"UNION ALL SELECT -2, 0, {zeros}, 0 WHERE NOT EXISTS "
+        f"UNION ALL SELECT -2, 0, {zeros + ', ' if zeros else ''}0 WHERE NOT EXISTS "
         f"(SELECT 1 FROM {state} s WHERE s.{_q('zone')} = %s)"
     )
     params += rep_params
@@ -118,43 +122,91 @@ def _stored_sums_sql(ranges: list[tuple[int, int, int]], rep_ids: list[int] | No
     return sql, params
 
 
-def load_visit_term_sums(*, rep_ids: Sequence[int] | None, windows: Sequence[TermWindow], now: float) -> VisitTermSums:
-    """The term sums of the visits of these reps (None: everybody's) planned in each window, in at most two queries.
+@dataclass(frozen=True, eq=False)  # arrays: compare fields explicitly
+class StoredDaySums:
+    """What the stored day sums cover of some windows, and their sums there (one query: `load_stored_day_sums`)."""
 
-    `now` (epoch seconds) decides which days are closed. See the module docstring.
-    """
-    reps = None if rep_ids is None else sorted({int(pk) for pk in rep_ids})
+    day_ranges: list[tuple[int, int]]  # per window, the closed UTC days [lo, hi) read from the stored sums
+    rows: np.ndarray  # int64 (window, rep id, *columns): the sums of those days, marked days left out
+    changed: np.ndarray  # int64 (rep id, day): the marked days in the ranges, to read from the visits instead
+    usable: bool  # False: nothing stored could be used, every window is read from the visits
+
+
+def load_stored_day_sums(
+    *, rep_ids: list[int] | None, windows: Sequence[TermWindow], now: float, columns: Sequence[str]
+) -> StoredDaySums:
+    """The stored sums of `columns` per window and rep over the windows' whole closed days, in one query."""
     today = math.floor(now / SECONDS_PER_DAY)
     day_ranges = [_stored_day_range(window, today) for window in windows]
     stored = [(k, lo, hi) for k, (lo, hi) in enumerate(day_ranges) if lo < hi]
-
     rows: list[tuple] = []
-    if stored and reps != []:
-        sql, params = _stored_sums_sql(stored, reps)
+    if stored and rep_ids != []:
+        sql, params = _stored_sums_sql(stored, rep_ids, columns)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
     usable = bool(stored) and not any(row[0] == -2 for row in rows)
     if not usable:
         day_ranges, rows = [(0, 0)] * len(windows), []
-    changed = np.array([(row[1], row[2]) for row in rows if row[0] == -1], dtype=np.int64).reshape(-1, 2)
-    stored_rows = np.array([row for row in rows if row[0] >= 0], dtype=np.int64).reshape(-1, 2 + 8)
+    return StoredDaySums(
+        day_ranges=day_ranges,
+        rows=np.array([row for row in rows if row[0] >= 0], dtype=np.int64).reshape(-1, 2 + len(columns)),
+        changed=np.array([(row[1], row[2]) for row in rows if row[0] == -1], dtype=np.int64).reshape(-1, 2),
+        usable=usable,
+    )
 
-    visits = _uncovered_visits(reps, windows, day_ranges, changed)
-    rep_id = np.unique(np.concatenate([stored_rows[:, 1], visits.rep_id])) if reps is None else np.array(reps)
+
+def uncovered(stored: StoredDaySums, windows: Sequence[TermWindow], field: str) -> Q:
+    """The visits whose `field` (a time) lies in a window where the stored sums do not cover it: the windows'
+    edges outside their whole closed days, today on, and the changed days."""
+    spans = []
+    for window, (lo, hi) in zip(windows, stored.day_ranges, strict=True):
+        if lo >= hi:
+            spans.append((window.start, window.end))
+            continue
+        spans += [(window.start, lo * SECONDS_PER_DAY), (hi * SECONDS_PER_DAY, window.end)]
+    condition = Q(pk__in=[])
+    for start, end in _merged([span for span in spans if span[0] < span[1]]):
+        condition |= Q(**{f"{field}__gte": utc_moment(start), f"{field}__lt": utc_moment(end)})
+    changed = stored.changed
+    for day in np.unique(changed[:, 1]).tolist():
+        day_reps = changed[changed[:, 1] == day, 0].tolist()
+        condition |= Q(rep_id__in=day_reps, **{f"{field}__gte": day_start(day), f"{field}__lt": day_start(day + 1)})
+    return condition
+
+
+def on_covered_day(stored: StoredDaySums, k: int, rep_id: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Whether each visit (rep, time) lies on a day whose sums window k read from the stored sums."""
+    lo, hi = stored.day_ranges[k]
+    day = utc_day(times)
+    changed = np.isin(cell_key(rep_id, day), cell_key(stored.changed[:, 0], stored.changed[:, 1]))
+    return (day >= lo) & (day < hi) & ~changed
+
+
+def load_visit_term_sums(*, rep_ids: Sequence[int] | None, windows: Sequence[TermWindow], now: float) -> VisitTermSums:
+    """The term sums of the visits of these reps (None: everybody's) planned in each window, in at most two queries.
+
+    `now` (epoch seconds) decides which days are closed. See the module docstring.
+    """
+    reps = None if rep_ids is None else sorted({int(pk) for pk in rep_ids})
+    stored = load_stored_day_sums(rep_ids=reps, windows=windows, now=now, columns=VISIT_TERM_COLUMNS)
+    visits = Visit.objects.filter(uncovered(stored, windows, "planned_start"))
+    if reps is not None:
+        visits = visits.filter(rep_id__in=reps)
+    visits = visit_ratio_arrays(visits.order_by(), bulk=True, packed=reps is not None)
+
+    rows = stored.rows
+    rep_id = np.unique(np.concatenate([rows[:, 1], visits.rep_id])) if reps is None else np.array(reps)
     rep_id = rep_id.astype(np.int64)
     n = len(rep_id)
     sums = np.zeros((len(windows), n, len(VISIT_TERM_COLUMNS)), dtype=np.float64)
-    if len(stored_rows):
-        np.add.at(sums, (stored_rows[:, 0], np.searchsorted(rep_id, stored_rows[:, 1])), stored_rows[:, 2:])
+    if len(rows):
+        np.add.at(sums, (rows[:, 0], np.searchsorted(rep_id, rows[:, 1])), rows[:, 2:])
 
     visit_group = np.searchsorted(rep_id, visits.rep_id)
-    visit_day = utc_day(visits.planned_start)
-    visit_changed = np.isin(cell_key(visits.rep_id, visit_day), cell_key(changed[:, 0], changed[:, 1]))
-    for k, (window, (lo, hi)) in enumerate(zip(windows, day_ranges, strict=True)):  # a handful of windows
+    for k, window in enumerate(windows):  # a handful of windows
         in_window = (visits.planned_start >= window.start) & (visits.planned_start < window.end)
-        on_stored_day = (visit_day >= lo) & (visit_day < hi)
-        counted = in_window & (~on_stored_day | visit_changed)
+        counted = in_window & ~on_covered_day(stored, k, visits.rep_id, visits.planned_start)
         sums[k] += term_sums_by_group(
             visits,
             np.where(counted, visit_group, n),
@@ -162,29 +214,7 @@ def load_visit_term_sums(*, rep_ids: Sequence[int] | None, windows: Sequence[Ter
             period_start=window.start,
             period_end=max(window.start, window.due_until),
         )[:n]
-    return VisitTermSums(rep_id=rep_id, sums=sums, from_stored_days=usable)
-
-
-def _uncovered_visits(
-    reps: list[int] | None, windows: Sequence[TermWindow], day_ranges: list[tuple[int, int]], changed: np.ndarray
-) -> VisitRatioInputs:
-    """One query: the visits the stored sums do not cover (window edges, today on, changed days)."""
-    spans = []
-    for window, (lo, hi) in zip(windows, day_ranges, strict=True):
-        if lo >= hi:
-            spans.append((window.start, window.end))
-            continue
-        spans += [(window.start, lo * SECONDS_PER_DAY), (hi * SECONDS_PER_DAY, window.end)]
-    condition = Q(pk__in=[])
-    for start, end in _merged([span for span in spans if span[0] < span[1]]):
-        condition |= Q(planned_start__gte=utc_moment(start), planned_start__lt=utc_moment(end))
-    for day in np.unique(changed[:, 1]).tolist():
-        day_reps = changed[changed[:, 1] == day, 0].tolist()
-        condition |= Q(rep_id__in=day_reps, planned_start__gte=day_start(day), planned_start__lt=day_start(day + 1))
-    visits = Visit.objects.filter(condition)
-    if reps is not None:
-        visits = visits.filter(rep_id__in=reps)
-    return visit_ratio_arrays(visits.order_by(), bulk=True, packed=reps is not None)
+    return VisitTermSums(rep_id=rep_id, sums=sums, from_stored_days=stored.usable)
 
 
 def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -1,4 +1,4 @@
-"""Visit-effect inputs: completed visits, the baseline customers and the sales events, in four queries.
+"""Visit-effect inputs: the visits' counts, the baseline customers and the sales events, in four queries.
 
 The arrays of `analytics.visit_effect_math`. An event is a forward stage move (a
 StageChange from a stage to one of higher `order` that is not Lost: Won counts,
@@ -17,8 +17,10 @@ from django.db.models import DateTimeField, Exists, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import Query
 
-from analytics.bridge.columns import _col, _table, jit_off_for_loads, load_columns, load_queryset_columns
-from analytics.bridge.expressions import IdIn, _Epoch, _epoch_seconds, epoch_column, int_column
+from analytics.bridge.columns import _col, _table, load_columns, load_queryset_columns
+from analytics.bridge.expressions import _Epoch, _epoch_seconds, epoch_column, int_column
+from analytics.bridge.visit_days import TermWindow, load_stored_day_sums, uncovered
+from analytics.models import VISIT_EFFECT_COLUMNS
 from crm.models import Customer
 from sales.models import Opportunity, Order, Stage, StageChange
 from visits.models import Visit
@@ -26,73 +28,100 @@ from visits.models import Visit
 
 @dataclass(frozen=True, eq=False)  # arrays: compare fields explicitly
 class VisitEffectInputs:
-    visit_customer: np.ndarray  # int64, one element per completed visit in the period
+    # Per rep, the counts of the visits on the stored days (`VisitDayTerms`), ids ascending.
+    stored_rep: np.ndarray  # int64
+    stored_visits: np.ndarray  # int64
+    stored_hits: np.ndarray  # int64
+    # The completed visits the stored days do not cover (all of them when nothing stored is usable).
+    visit_customer: np.ndarray  # int64
     visit_rep: np.ndarray  # int64
     visit_time: np.ndarray  # check-out, epoch seconds
     baseline_customer: np.ndarray  # int64, ascending: the reps' active customers not visited in the period
     event_customer: np.ndarray  # int64, stage moves and orders in no particular order
     event_time: np.ndarray  # epoch seconds
+    from_stored_days: bool
+
+
+def load_completed_visits(condition: Q, *, rep_ids: list[int] | None, packed: bool) -> dict[str, np.ndarray]:
+    """The completed visits matching `condition` (of these reps; None: everybody's): customer, rep and check-out."""
+    visits = Visit.objects.filter(condition, status=Visit.Status.COMPLETED, checked_out_at__isnull=False)
+    if rep_ids is not None:
+        # An index-only scan of visit_rep_completed_out_idx (visits migration 0005).
+        visits = visits.filter(rep_id__in=rep_ids)
+    return load_queryset_columns(
+        visits.order_by(),
+        {
+            "customer": (int_column("customer_id"), ">i8"),
+            "rep": (int_column("rep_id"), ">i8"),
+            "time": (epoch_column("checked_out_at"), ">f8"),
+        },
+        packed=packed,
+    )
 
 
 def load_visit_effect_inputs(
-    *, rep_ids: Sequence[int] | None, period_start: datetime, period_end: datetime, horizon_seconds: float
+    *,
+    rep_ids: Sequence[int] | None,
+    period_start: datetime,
+    period_end: datetime,
+    visits_until: datetime,
+    horizon_seconds: float,
+    now: float,
 ) -> VisitEffectInputs:
-    """Completed visits checked out in [period_start, period_end) by `rep_ids` (None: every rep), the baseline
-    customers, and the events that can fall in a visit's or a baseline window, [period_start, period_end + horizon].
+    """The counts of the completed visits checked out in [period_start, visits_until) by `rep_ids` (None: every
+    rep), the baseline customers, and the events that can fall in a visit's or a baseline window,
+    [period_start, period_end + horizon], in four queries.
 
+    The visits' counts come from the stored day sums where they hold (closed days not
+    marked as changed, `analytics.bridge.visit_days`), and the visits elsewhere. `now`
+    (epoch seconds) decides which days are closed.
     Baseline customers are the active customers owned by `rep_ids` (every active
     customer for None) with no completed visit, by anyone, checked out in the period.
-    Events are loaded only for the customers the kernels look at: those visited by
-    these reps in the period and the baseline ones (for None: every customer).
+    Events are loaded only for the customers the kernels look at: those of the visits
+    read and the baseline ones.
     """
-    reps = None if rep_ids is None else [int(pk) for pk in rep_ids]
+    reps = None if rep_ids is None else sorted({int(pk) for pk in rep_ids})
     packed = reps is not None  # a team's rows: bounded, so they travel packed in arrays
-    completed_in_period = Q(
-        status=Visit.Status.COMPLETED, checked_out_at__gte=period_start, checked_out_at__lt=period_end
+    window = TermWindow(period_start.timestamp(), visits_until.timestamp(), visits_until.timestamp())
+    windows = [window] if window.start < window.end else []
+    stored = load_stored_day_sums(rep_ids=reps, windows=windows, now=now, columns=VISIT_EFFECT_COLUMNS)
+    visit = load_completed_visits(uncovered(stored, windows, "checked_out_at"), rep_ids=reps, packed=packed)
+    visited = Visit.objects.filter(
+        status=Visit.Status.COMPLETED,
+        checked_out_at__gte=period_start,
+        checked_out_at__lt=period_end,
+        customer=OuterRef("pk"),
     )
-    visits = Visit.objects.filter(completed_in_period)
     customers = Customer.objects.filter(status=Customer.Status.ACTIVE)
     if reps is not None:
-        # An index-only scan of visit_rep_completed_out_idx (visits migration 0005).
-        visits = visits.filter(rep_id__in=reps)
         customers = customers.filter(owner_id__in=reps)
-    with jit_off_for_loads():
-        visit = load_queryset_columns(
-            visits.order_by(),
-            {
-                "customer": (int_column("customer_id"), ">i8"),
-                "rep": (int_column("rep_id"), ">i8"),
-                "time": (epoch_column("checked_out_at"), ">f8"),
-            },
-            packed=packed,
-        )
-        visited = Visit.objects.filter(completed_in_period, customer=OuterRef("pk"))
-        visited_customers = None if reps is None else np.unique(visit["customer"])  # once: a year has 150,000 visits
-        if visited_customers is not None:
-            # Those the reps visited are known: left out first, so that the anti-join (one probe of
-            # visit_customer_status_out_idx each) only runs for the few customers left.
-            customers = customers.exclude(IdIn("pk", visited_customers.tolist()))
-        baseline = load_queryset_columns(
-            customers.filter(~Exists(visited)).order_by("pk"), {"id": (int_column("pk"), ">i8")}, packed=packed
-        )["id"]
-        events = _load_events(
-            None if visited_customers is None else np.union1d(visited_customers, baseline),
-            packed=packed,
-            since=period_start,
-            # In UTC: aware arithmetic in a local zone would add wall-clock days, off by an hour across DST.
-            until=period_end.astimezone(UTC) + timedelta(seconds=horizon_seconds),
-        )
+    # One probe of visit_customer_status_out_idx per customer (a team's: ~17,000 at 100,000 customers).
+    baseline = load_queryset_columns(
+        customers.filter(~Exists(visited)).order_by("pk"), {"id": (int_column("pk"), ">i8")}, packed=packed
+    )["id"]
+    events = load_events(
+        np.union1d(visit["customer"], baseline),
+        packed=packed,
+        since=period_start,
+        # In UTC: aware arithmetic in a local zone would add wall-clock days, off by an hour across DST.
+        until=period_end.astimezone(UTC) + timedelta(seconds=horizon_seconds),
+    )
+    rows = stored.rows
     return VisitEffectInputs(
+        stored_rep=rows[:, 1],
+        stored_visits=rows[:, 2],
+        stored_hits=rows[:, 3],
         visit_customer=visit["customer"],
         visit_rep=visit["rep"],
         visit_time=visit["time"],
         baseline_customer=baseline,
         event_customer=events["customer"],
         event_time=events["time"],
+        from_stored_days=stored.usable,
     )
 
 
-def _load_events(
+def load_events(
     customer_ids: np.ndarray | None, *, packed: bool, since: datetime, until: datetime
 ) -> dict[str, np.ndarray]:
     """Forward stage moves and orders in [since, until] on these customers (None: every customer), in any order.

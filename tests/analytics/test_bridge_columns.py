@@ -83,7 +83,7 @@ def test_querysets_of_two_models_load_as_one_union_all_with_null_times_as_nan(db
     opportunities = Opportunity.objects.filter(pk=open_one.pk).annotate(at=F("closed_at"))
     orders = Order.objects.filter(pk=order.pk).annotate(at=F("ordered_at"))
 
-    with bridge.jit_off_for_loads(), django_assert_num_queries(1):  # (PostgreSQL's SET LOCAL jit comes first)
+    with django_assert_num_queries(1):
         loaded = load_queryset_columns(
             [opportunities.order_by(), orders.order_by()],
             {"pk": (int_column("pk"), ">i8"), "time": (epoch_column("at"), ">f8")},
@@ -102,3 +102,11 @@ def test_ordered_querysets_cannot_be_loaded_together(db):
         load_queryset_columns(
             [Customer.objects.order_by("pk"), Customer.objects.all()], {"id": (int_column("pk"), ">i8")}
         )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="JIT is PostgreSQL's")
+def test_the_connections_run_without_jit(db):
+    # Set at connect time (settings): a load pays no SET of its own, and JIT never compiles one.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

@@ -92,9 +92,9 @@ def test_won_is_the_stage_flag_not_its_code(db):
 def test_one_query(reps, django_assert_num_queries):
     ann, bob = reps
 
-    with bridge.jit_off_for_loads(), django_assert_num_queries(1):
+    with django_assert_num_queries(1):
         bridge.load_won_sales(owner_ids=[ann.pk, bob.pk], closed_from=FROM, closed_until=UNTIL)
-    with bridge.jit_off_for_loads(), django_assert_num_queries(1):
+    with django_assert_num_queries(1):
         bridge.load_won_sales(owner_ids=None, closed_from=FROM, closed_until=UNTIL)
 
 

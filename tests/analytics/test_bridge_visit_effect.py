@@ -29,7 +29,12 @@ TICK = timedelta(microseconds=1)
 
 def load(rep_ids):
     return load_visit_effect_inputs(
-        rep_ids=rep_ids, period_start=START, period_end=END, horizon_seconds=HORIZON.total_seconds()
+        rep_ids=rep_ids,
+        period_start=START,
+        period_end=END,
+        visits_until=END,
+        horizon_seconds=HORIZON.total_seconds(),
+        now=(UNTIL + timedelta(days=1)).timestamp(),
     )
 
 
@@ -187,6 +192,6 @@ def test_events_match_the_orm_query_on_random_histories(db):
         # when
         inputs = load(rep_ids)
         # then: the same rows, for the same customers, as the ORM query
-        looked_at = None if rep_ids is None else np.union1d(inputs.visit_customer, inputs.baseline_customer).tolist()
+        looked_at = np.union1d(inputs.visit_customer, inputs.baseline_customer).tolist()
         assert event_pairs(inputs) == orm_events(looked_at)
         assert len(event_pairs(inputs)) > 10  # the data does exercise the query

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics.visit_effect import RepVisitEffect, visit_effect_report
-from analytics.visit_effect_math import baseline_pairs, effect_share_by_group, visits_with_effect
+from analytics.visit_effect_math import baseline_pairs, effect_counts_by_group, visits_with_effect
 from sales.models import StageChange
 from tests.factories import (
     CustomerFactory,
@@ -101,14 +101,15 @@ def test_baseline_pairs_undefined_cases():
         baseline_pairs([1], [], [], period_start=1.0, period_end=0.0)
 
 
-def test_effect_share_by_group():
-    # Group 0: T, F, T -> 2/3; group 1: F -> 0; group 2: no visit -> undefined (NaN).
-    share, n = effect_share_by_group([True, False, False, True], [0, 0, 1, 0], 3)
+def test_effect_counts_by_group():
+    # Group 0: T, F, T -> 2 of 3; group 1: F -> 0 of 1; group 2: no visit.
+    hits, n = effect_counts_by_group([True, False, False, True], [0, 0, 1, 0], 3)
     assert n.tolist() == [3, 1, 0]
-    assert share[:2].tolist() == pytest.approx([2 / 3, 0.0])
-    assert math.isnan(share[2])
+    assert hits.tolist() == [2.0, 0.0, 0.0]
     with pytest.raises(ValueError, match=r"^group_index at index 0 is 3"):
-        effect_share_by_group([True], [3], 3)
+        effect_counts_by_group([True], [3], 3)
+    with pytest.raises(ValueError, match="effective"):
+        effect_counts_by_group([2], [0], 1)
 
 
 # --- the report on the database -------------------------------------------------------------
