@@ -158,7 +158,13 @@ def load_stored_day_sums(
 
 def uncovered(stored: StoredDaySums, windows: Sequence[TermWindow], field: str) -> Q:
     """The visits whose `field` (a time) lies in a window where the stored sums do not cover it: the windows'
-    edges outside their whole closed days, today on, and the changed days."""
+    edges outside their whole closed days, today on, and the changed days.
+
+    The changed days are asked for as runs of consecutive days, for every rep with a
+    changed day among them: a condition per run, not per (rep, day), however many
+    days a bulk write marked. The visits this adds on covered days are left out by
+    `on_covered_day`.
+    """
     spans = []
     for window, (lo, hi) in zip(windows, stored.day_ranges, strict=True):
         if lo >= hi:
@@ -169,9 +175,14 @@ def uncovered(stored: StoredDaySums, windows: Sequence[TermWindow], field: str) 
     for start, end in _merged([span for span in spans if span[0] < span[1]]):
         condition |= Q(**{f"{field}__gte": utc_moment(start), f"{field}__lt": utc_moment(end)})
     changed = stored.changed
-    for day in np.unique(changed[:, 1]).tolist():
-        day_reps = changed[changed[:, 1] == day, 0].tolist()
-        condition |= Q(rep_id__in=day_reps, **{f"{field}__gte": day_start(day), f"{field}__lt": day_start(day + 1)})
+    days = np.unique(changed[:, 1])
+    runs = _merged([(float(day), float(day + 1)) for day in days.tolist()])  # touching days join
+    for first, end in runs:
+        in_run = (changed[:, 1] >= first) & (changed[:, 1] < end)
+        condition |= Q(
+            rep_id__in=np.unique(changed[in_run, 0]).tolist(),
+            **{f"{field}__gte": day_start(int(first)), f"{field}__lt": day_start(int(end))},
+        )
     return condition
 
 

@@ -19,7 +19,7 @@ from django.db.models.sql import Query
 
 from analytics.bridge.columns import _col, _table, load_columns, load_queryset_columns
 from analytics.bridge.expressions import _Epoch, _epoch_seconds, epoch_column, int_column
-from analytics.bridge.visit_days import TermWindow, load_stored_day_sums, uncovered
+from analytics.bridge.visit_days import TermWindow, load_stored_day_sums, on_covered_day, uncovered
 from analytics.models import VISIT_EFFECT_COLUMNS
 from crm.models import Customer
 from sales.models import Opportunity, Order, Stage, StageChange
@@ -86,6 +86,9 @@ def load_visit_effect_inputs(
     windows = [window] if window.start < window.end else []
     stored = load_stored_day_sums(rep_ids=reps, windows=windows, now=now, columns=VISIT_EFFECT_COLUMNS)
     visit = load_completed_visits(uncovered(stored, windows, "checked_out_at"), rep_ids=reps, packed=packed)
+    if windows:  # the condition may bring visits of covered days too: they are in the stored counts
+        kept = ~on_covered_day(stored, 0, visit["rep"], visit["time"])
+        visit = {name: values[kept] for name, values in visit.items()}
     visited = Visit.objects.filter(
         status=Visit.Status.COMPLETED,
         checked_out_at__gte=period_start,
