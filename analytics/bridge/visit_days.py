@@ -91,34 +91,61 @@ def day_start(day: int) -> datetime:
     return utc_moment(day * SECONDS_PER_DAY)
 
 
+def _bucket_of_day(column: str, edges: list[int]) -> tuple[str, list]:
+    """SQL for the bucket i of a day in [edges[0], edges[-1]): edges[i] <= day < edges[i + 1] (two buckets or more)."""
+    if connection.vendor == "postgresql":  # a binary search, cheaper than a CASE per row
+        return f"width_bucket({column}, CAST(%s AS integer[])) - 1", [edges]
+    whens = " ".join(["WHEN {column} < %s THEN %s"] * (len(edges) - 2)).format(column=column)
+    params = [value for i, edge in enumerate(edges[1:-1]) for value in (edge, i)]
+    return f"CASE {whens} ELSE %s END", [*params, len(edges) - 2]
+
+
 def _stored_sums_sql(
-    ranges: list[tuple[int, int, int]], rep_ids: list[int] | None, columns: Sequence[str]
+    edges: list[int], buckets: list[int], rep_ids: list[int] | None, columns: Sequence[str]
 ) -> tuple[str, list]:
+    """One statement for `load_stored_day_sums`, rows (tag, rep id, day, count, *sums):
+
+    - per bucket of days [edges[i], edges[i + 1]) among `buckets` (tag i) and rep,
+      the count and the sums of the stored days, changed days included;
+    - per changed day in [edges[0], edges[-1]) (tag -1), its stored sums (count 0 or 1);
+    - a row -2 when the stored sums are not usable: never built, or built in another zone.
+
+    The stored days are read in one pass (not one per window), and the changed days are
+    taken out in NumPy (they are few), not by an anti-join over every stored day.
+    """
     terms, marks, state = _table(VisitDayTerms), _table(VisitDayMark), _table(VisitDayState)
-    windows = " UNION ALL ".join(["SELECT %s AS k, %s AS lo, %s AS hi"] * len(ranges))
-    params: list = [value for window in ranges for value in window]
+    rep, day = _q("rep_id"), _q("day")
     rep_filter, rep_params = "", []
     if rep_ids is not None:
-        rep_filter = f"AND {{alias}}.{_q('rep_id')} IN ({', '.join(['%s'] * len(rep_ids))})"
+        rep_filter = f"AND {{alias}}.{rep} IN ({', '.join(['%s'] * len(rep_ids))})"
         rep_params = list(rep_ids)
+    spans = _merged([(edges[k], edges[k + 1]) for k in buckets])
+    in_spans = " OR ".join([f"(c.{day} >= %s AND c.{day} < %s)"] * len(spans))
+    if len(buckets) == 1:  # every window the same: no bucket to compute
+        bucket, joined, bucket_params, group = "%s", "", buckets, f"c.{rep}"
+    else:
+        # Joined by equality to the list of buckets, not grouped by the bucket expression: the
+        # planner then expects ~buckets x reps groups (not days x reps) and hashes them instead
+        # of sorting every stored day. (With one bucket it would plan the join as a filter of
+        # ~0 rows, hence the case above.)
+        expression, expression_params = _bucket_of_day(f"c.{day}", edges)
+        listed = " UNION ALL ".join(["SELECT %s AS k"] * len(buckets))
+        bucket, joined, group = "b.k", f"INNER JOIN ({listed}) b ON b.k = {expression} ", f"b.k, c.{rep}"
+        bucket_params = [*buckets, *expression_params]
     sums = ", ".join(f"CAST(SUM(c.{_q(name)}) AS BIGINT)" for name in columns)
-    zeros = ", ".join(["0"] * (len(columns) - 1))
+    cells = ", ".join(f"COALESCE(c.{_q(name)}, 0)" for name in columns)
+    zeros = ", ".join(["0"] * len(columns))
     sql = (
-        f"SELECT w.k, c.{_q('rep_id')}, {sums} FROM {terms} c "  # noqa: S608 - names are quoted, values are params
-        f"INNER JOIN ({windows}) w ON c.{_q('day')} >= w.lo AND c.{_q('day')} < w.hi "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {marks} m WHERE m.{_q('rep_id')} = c.{_q('rep_id')} "
-        f"AND m.{_q('day')} = c.{_q('day')}) {rep_filter.format(alias='c')} "
-        f"GROUP BY w.k, c.{_q('rep_id')} "
-        # The changed days the windows cover: read from the visits instead.
-        f"UNION ALL SELECT DISTINCT -1, m.{_q('rep_id')}, m.{_q('day')}{', ' + zeros if zeros else ''} FROM {marks} m "
-        f"WHERE m.{_q('day')} >= %s AND m.{_q('day')} < %s {rep_filter.format(alias='m')} "
-        # A row -2 when the stored sums are not usable: never built, or built in another zone.
-        f"UNION ALL SELECT -2, 0, {zeros + ', ' if zeros else ''}0 WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {state} s WHERE s.{_q('zone')} = %s)"
+        f"SELECT {bucket}, c.{rep}, 0, COUNT(*), {sums} FROM {terms} c {joined}"  # noqa: S608 - names quoted, values params
+        f"WHERE ({in_spans}) {rep_filter.format(alias='c')} GROUP BY {group} "
+        f"UNION ALL SELECT -1, m.{rep}, m.{day}, CASE WHEN c.{rep} IS NULL THEN 0 ELSE 1 END, {cells} "
+        f"FROM (SELECT DISTINCT {rep}, {day} FROM {marks} WHERE {day} >= %s AND {day} < %s "
+        f"{rep_filter.format(alias=marks)}) m "
+        f"LEFT JOIN {terms} c ON c.{rep} = m.{rep} AND c.{day} = m.{day} "
+        f"UNION ALL SELECT -2, 0, 0, 0, {zeros} WHERE NOT EXISTS (SELECT 1 FROM {state} s WHERE s.{_q('zone')} = %s)"
     )
-    params += rep_params
-    params += [min(lo for _, lo, _ in ranges), max(hi for _, _, hi in ranges)] + rep_params
-    params.append(settings.TIME_ZONE)
+    params = [*bucket_params, *[bound for span in spans for bound in span], *rep_params]
+    params += [edges[0], edges[-1], *rep_params, settings.TIME_ZONE]
     return sql, params
 
 
@@ -135,25 +162,57 @@ class StoredDaySums:
 def load_stored_day_sums(
     *, rep_ids: list[int] | None, windows: Sequence[TermWindow], now: float, columns: Sequence[str]
 ) -> StoredDaySums:
-    """The stored sums of `columns` per window and rep over the windows' whole closed days, in one query."""
+    """The stored sums of `columns` per window and rep over the windows' whole closed days, in one query.
+
+    The windows' bounds cut the days into buckets; the query sums each rep's stored days
+    per bucket in one pass, and a window's sums are those of its buckets, less its changed
+    days (cumulative sums over the buckets, in NumPy). `rows` are ordered by window, then rep.
+    """
     today = math.floor(now / SECONDS_PER_DAY)
     day_ranges = [_stored_day_range(window, today) for window in windows]
     stored = [(k, lo, hi) for k, (lo, hi) in enumerate(day_ranges) if lo < hi]
-    rows: list[tuple] = []
+    width = len(columns)
+    table = np.empty((0, 4 + width), dtype=np.int64)
+    edges = sorted({bound for _, lo, hi in stored for bound in (lo, hi)})
     if stored and rep_ids != []:
-        sql, params = _stored_sums_sql(stored, rep_ids, columns)
+        buckets = [i for i in range(len(edges) - 1) if any(lo <= edges[i] < hi for _, lo, hi in stored)]
+        sql, params = _stored_sums_sql(edges, buckets, rep_ids, columns)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            rows = cursor.fetchall()
-    usable = bool(stored) and not any(row[0] == -2 for row in rows)
-    if not usable:
-        day_ranges, rows = [(0, 0)] * len(windows), []
+            table = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 4 + width)
+    if not stored or (table[:, 0] == -2).any():
+        return StoredDaySums(
+            day_ranges=[(0, 0)] * len(windows),
+            rows=np.empty((0, 2 + width), dtype=np.int64),
+            changed=np.empty((0, 2), dtype=np.int64),
+            usable=False,
+        )
+    marked = table[table[:, 0] == -1]
+    marked = marked[np.lexsort((marked[:, 2], marked[:, 1]))]
     return StoredDaySums(
         day_ranges=day_ranges,
-        rows=np.array([row for row in rows if row[0] >= 0], dtype=np.int64).reshape(-1, 2 + len(columns)),
-        changed=np.array([(row[1], row[2]) for row in rows if row[0] == -1], dtype=np.int64).reshape(-1, 2),
-        usable=usable,
+        rows=_window_rows(table[table[:, 0] >= 0], marked, np.array(edges, dtype=np.int64), stored),
+        changed=marked[:, 1:3],
+        usable=True,
     )
+
+
+def _window_rows(
+    cells: np.ndarray, marked: np.ndarray, edges: np.ndarray, stored: list[tuple[int, int, int]]
+) -> np.ndarray:
+    """Rows (window, rep id, *sums) from the bucket rows and the changed days of `_stored_sums_sql`: per window
+    (k, lo, hi) and rep with at least one unchanged stored day in [lo, hi), the sums of those days."""
+    width = cells.shape[1] - 4
+    rep_id = np.union1d(cells[:, 1], marked[:, 1])
+    grid = np.zeros((len(rep_id), len(edges), 1 + width), dtype=np.int64)  # slot 0: before every bucket
+    grid[np.searchsorted(rep_id, cells[:, 1]), cells[:, 0] + 1] = cells[:, 3:]  # one row per (bucket, rep)
+    bucket = np.searchsorted(edges, marked[:, 2], side="right") - 1
+    np.subtract.at(grid, (np.searchsorted(rep_id, marked[:, 1]), bucket + 1), marked[:, 3:])
+    cumulative = np.cumsum(grid, axis=1)  # [:, i]: the buckets before edges[i]
+    k, lo, hi = (np.array(column, dtype=np.int64) for column in zip(*stored, strict=True))
+    sums = cumulative[:, np.searchsorted(edges, hi)] - cumulative[:, np.searchsorted(edges, lo)]  # (reps, windows, ..)
+    window, rep = np.nonzero(sums[:, :, 0].T > 0)  # days counted: window-major, reps ascending
+    return np.column_stack([k[window], rep_id[rep], sums[rep, window, 1:]]).reshape(-1, 2 + width)
 
 
 def uncovered(stored: StoredDaySums, windows: Sequence[TermWindow], field: str) -> Q:
