@@ -215,9 +215,10 @@ def kpi_report(
     owner_ids = None if rep_ids is None else [rep[0] for rep in reps]
     # Every pipeline figure looks only at the two periods, so the pipeline loads from the previous one's
     # start (`_opportunities_active_since`: all that a period from there can see); the monthly series
-    # needs only the won amounts of its months, and the first close: one narrow load.
+    # needs only the won amounts of its months, and the first close: from the pipeline when it holds them,
+    # else one narrow load (`_won_deals`).
     pipeline = bridge.load_pipeline_arrays(owner_ids=owner_ids, since=previous_start, until=period_end)
-    won_sales = bridge.load_won_sales(owner_ids=owner_ids, closed_from=month_edges[0], closed_until=month_edges[-1])
+    won_deals = _won_deals(pipeline, owner_ids, previous_start, month_edges)
     visit_sums = bridge.load_visit_term_sums(
         rep_ids=owner_ids,
         windows=_visit_windows(period_start, period_end, previous_start, month_edges, now),
@@ -253,7 +254,7 @@ def kpi_report(
             for (pk, name, username), current, before in zip(reps, per_rep["current"], per_rep["previous"], strict=True)
         ],
         funnel=_funnel(pipeline, *periods["current"]),
-        monthly=_monthly(data, month_edges, won_sales),
+        monthly=_monthly(data, month_edges, won_deals),
     )
 
 
@@ -468,12 +469,57 @@ def _months_of_data(first_close: float, edges: np.ndarray) -> int:
     return MONTHS_SHOWN - first_month
 
 
-def _monthly(data: _Inputs, month_edges: list[datetime], won: bridge.WonSales) -> MonthlySeries:
-    edges = np.array([edge.timestamp() for edge in month_edges])
+@dataclass(frozen=True, eq=False)  # arrays
+class _WonDeals:
+    """The won deals for the monthly series, ids ascending (others than the months' too: `_month_index` drops
+    them), and how many of the months shown the forecast fits (`_months_of_data`)."""
+
+    closed_at: np.ndarray
+    amount: np.ndarray
+    months_of_data: int
+
+
+def _won_deals(
+    pipeline: bridge.PipelineArrays, owner_ids: list[int] | None, since: datetime, month_edges: list[datetime]
+) -> _WonDeals:
+    """The won deals of the months shown, from the pipeline loaded from `since` when that is exact (see
+    `_won_deals_in_pipeline`), else through `bridge.load_won_sales` (one query)."""
+    edges = _edge_seconds(month_edges)
+    deals = _won_deals_in_pipeline(pipeline, since, edges)
+    if deals is not None:
+        return deals
+    sales = bridge.load_won_sales(owner_ids=owner_ids, closed_from=month_edges[0], closed_until=month_edges[-1])
+    return _WonDeals(
+        closed_at=sales.closed_at, amount=sales.amount, months_of_data=_months_of_data(sales.first_close, edges)
+    )
+
+
+def _won_deals_in_pipeline(pipeline: bridge.PipelineArrays, since: datetime, edges: np.ndarray) -> _WonDeals | None:
+    """The won deals from the pipeline when they are exactly those of `bridge.load_won_sales`, else None.
+
+    The pipeline holds every deal of the owners closed since `since` (`_opportunities_active_since`), ids
+    ascending: when the months start no earlier, it holds their won deals, whose amounts then add up in the
+    same order, to the last bit. The first close ever may predate the pipeline; but when a loaded deal
+    closed before the second month shown, the first close came in the first month or earlier, and every
+    month shown counts (`_months_of_data`), whatever its exact time. Otherwise only the load can tell.
+    """
+    closed_at = pipeline.opportunities.closed_at
+    if not (since.timestamp() <= edges[0] and (closed_at < edges[1]).any()):
+        return None
+    won = pipeline.funnel_stage == FunnelStage.WON
+    return _WonDeals(closed_at=closed_at[won], amount=pipeline.opportunities.amount[won], months_of_data=MONTHS_SHOWN)
+
+
+def _edge_seconds(month_edges: list[datetime]) -> np.ndarray:
+    return np.array([edge.timestamp() for edge in month_edges])
+
+
+def _monthly(data: _Inputs, month_edges: list[datetime], won: _WonDeals) -> MonthlySeries:
+    edges = _edge_seconds(month_edges)
     n = MONTHS_SHOWN + 1  # the last slot collects what falls outside the months
     won_amount = np.bincount(_month_index(won.closed_at, edges), weights=won.amount, minlength=n)[:MONTHS_SHOWN]
     cs = ratios_of_sums(bridge.as_ratio_terms(data.visit_sums.sums[2:].sum(axis=1)))  # windows 2.. are the months
-    months_of_data = _months_of_data(won.first_close, edges)
+    months_of_data = won.months_of_data
     forecast = sales_forecast(won_amount[MONTHS_SHOWN - months_of_data :], horizon=FORECAST_MONTHS)
     reason = None
     if not forecast.available:
