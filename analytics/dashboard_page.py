@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from analytics import definitions
 from analytics.dashboard_scope import DashboardScope
-from analytics.definitions import Definition, figure_text
+from analytics.definitions import Definition, NumberFormat, figure_text
 from analytics.periods import Period, PeriodKind
 
 # GET parameters a link on the page keeps (the rest is dropped).
@@ -62,6 +62,19 @@ class DashboardRequest:
     def sort(self) -> tuple[str, str]:
         data = self.form.data
         return data.get("sort", ""), "asc" if data.get("dir") == "asc" else "desc"
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str
+    selected: bool
+
+
+def rep_options(page: DashboardRequest) -> list[Option]:
+    """The rep filter's choices: one per rep of the scope, the chosen one selected."""
+    chosen = page.scope.rep.pk if page.scope.rep is not None else None
+    return [Option(str(rep.pk), rep.get_full_name() or rep.username, rep.pk == chosen) for rep in page.scope.reps]
 
 
 @dataclass(frozen=True)
@@ -131,29 +144,29 @@ class RepRow:
     texts: list[str]
     effect_share: float | None
     effect_n: int
+    effect_text: str
     query: str  # the dashboard filtered to this rep
-
-    @property
-    def effect_text(self) -> str:
-        return figure_text(definitions.VISIT_EFFECT, self.effect_share)
 
 
 def rep_rows(*, report, effect, page: DashboardRequest) -> list[RepRow]:
     effects = {e.rep_id: e for e in effect.per_rep}
+    number = NumberFormat.active()  # once for the table's ~1,500 figures
     rows = []
     for rep in report.reps:
         figures = rep.figures.as_dict()
         values = [figures[d.key] for d in definitions.ALL]
         rep_effect = effects.get(rep.rep_id)
+        share = rep_effect.share if rep_effect else None
         rows.append(
             RepRow(
                 rep_id=rep.rep_id,
                 name=rep.name,
                 username=rep.username,
                 values=values,
-                texts=[figure_text(d, v) for d, v in zip(definitions.ALL, values, strict=True)],
-                effect_share=rep_effect.share if rep_effect else None,
+                texts=[figure_text(d, v, number) for d, v in zip(definitions.ALL, values, strict=True)],
+                effect_share=share,
                 effect_n=rep_effect.n if rep_effect else 0,
+                effect_text=figure_text(definitions.VISIT_EFFECT, share, number),
                 query=page.query(rep=rep.rep_id),
             )
         )

@@ -26,6 +26,7 @@ from analytics.dashboard_page import (
     forecast_text,
     funnel_rows,
     header_list,
+    rep_options,
     rep_rows,
     sort_rep_rows,
 )
@@ -66,6 +67,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "form": page.form,
+        "rep_options": rep_options(page),
         "report": report,
         "cards": card_list(report),
         "funnel_rows": funnel_rows(report),
