@@ -85,6 +85,18 @@ class VisitFactory(factory.django.DjangoModelFactory):
     planned_minutes = 45
 
 
+def checked_out_visit(customer, rep, checked_out_at):
+    """A completed visit of `customer` by `rep`, checked out at `checked_out_at` (planned an hour before)."""
+    return VisitFactory(
+        customer=customer,
+        rep=rep,
+        planned_start=checked_out_at - timedelta(hours=1),
+        status=Visit.Status.COMPLETED,
+        checked_in_at=checked_out_at - timedelta(minutes=40),
+        checked_out_at=checked_out_at,
+    )
+
+
 class NeedFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Need

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from analytics.migrations._vendor_sql import run_by_vendor
+
 # Every insert, update and delete of a visit marks its (rep, UTC day) as changed, old and new row alike,
 # whatever wrote it (ORM, bulk writes, raw SQL, COPY). PostgreSQL: one statement-level trigger per event
 # with transition tables, so a bulk write of a million rows adds one mark per (rep, day), not per row.
@@ -51,17 +53,7 @@ _SQLITE_FORWARD = [
 _SQLITE_BACKWARD = [f"DROP TRIGGER IF EXISTS analytics_visit_day_{event}" for event in ("insert", "update", "delete")]
 
 
-def _run(statements_by_vendor):
-    def run(apps, schema_editor):
-        statements = statements_by_vendor.get(schema_editor.connection.vendor)
-        if statements is None:
-            raise NotImplementedError(
-                f"analytics.VisitDayMark triggers exist for PostgreSQL and SQLite, not {schema_editor.connection.vendor}"
-            )
-        for statement in [statements] if isinstance(statements, str) else statements:
-            schema_editor.execute(statement)
-
-    return run
+_TRIGGERS = "analytics.VisitDayMark triggers"
 
 
 class Migration(migrations.Migration):
@@ -118,7 +110,7 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(
-            _run({"postgresql": _PG_FORWARD, "sqlite": _SQLITE_FORWARD}),
-            _run({"postgresql": _PG_BACKWARD, "sqlite": _SQLITE_BACKWARD}),
+            run_by_vendor({"postgresql": _PG_FORWARD, "sqlite": _SQLITE_FORWARD}, _TRIGGERS),
+            run_by_vendor({"postgresql": _PG_BACKWARD, "sqlite": _SQLITE_BACKWARD}, _TRIGGERS),
         ),
     ]

@@ -19,6 +19,8 @@ counts yet.
 
 from django.db import migrations, models
 
+from analytics.migrations._vendor_sql import run_by_vendor
+
 _HORIZON_SECONDS = 14 * 86_400  # analytics.visit_effect_math.HORIZON_SECONDS; seconds, not calendar days (DST)
 _PG_DAY = "floor(extract(epoch FROM {column}) / 86400)::integer"
 
@@ -203,17 +205,7 @@ _SQLITE_BACKWARD = [
 _INVALIDATE = "UPDATE analytics_visitdaystate SET zone = ''"
 
 
-def _run(statements_by_vendor):
-    def run(apps, schema_editor):
-        statements = statements_by_vendor.get(schema_editor.connection.vendor)
-        if statements is None:
-            raise NotImplementedError(
-                f"analytics.VisitDayMark triggers exist for PostgreSQL and SQLite, not {schema_editor.connection.vendor}"
-            )
-        for statement in [statements] if isinstance(statements, str) else statements:
-            schema_editor.execute(statement)
-
-    return run
+_TRIGGERS = "analytics.VisitDayMark triggers"
 
 
 class Migration(migrations.Migration):
@@ -236,7 +228,9 @@ class Migration(migrations.Migration):
             field=models.BigIntegerField(default=0, verbose_name="visits checked out"),
         ),
         migrations.RunPython(
-            _run({"postgresql": [_PG_FORWARD, _INVALIDATE], "sqlite": [*_SQLITE_FORWARD, _INVALIDATE]}),
-            _run({"postgresql": _PG_BACKWARD, "sqlite": _SQLITE_BACKWARD}),
+            run_by_vendor(
+                {"postgresql": [_PG_FORWARD, _INVALIDATE], "sqlite": [*_SQLITE_FORWARD, _INVALIDATE]}, _TRIGGERS
+            ),
+            run_by_vendor({"postgresql": _PG_BACKWARD, "sqlite": _SQLITE_BACKWARD}, _TRIGGERS),
         ),
     ]

@@ -17,8 +17,14 @@ from analytics.bridge import load_visit_effect_inputs
 from analytics.bridge.columns import load_queryset_columns
 from analytics.bridge.expressions import IdIn, epoch_column, int_column
 from sales.models import Order, Stage, StageChange
-from tests.factories import CustomerFactory, OpportunityFactory, OrderFactory, RepProfileFactory, VisitFactory, stage
-from visits.models import Visit
+from tests.factories import (
+    CustomerFactory,
+    OpportunityFactory,
+    OrderFactory,
+    RepProfileFactory,
+    checked_out_visit,
+    stage,
+)
 
 START = datetime(2025, 5, 5, tzinfo=UTC)
 END = START + timedelta(days=28)
@@ -43,17 +49,6 @@ def event_pairs(inputs) -> list[tuple[int, float]]:
     return sorted(zip(inputs.event_customer.tolist(), inputs.event_time.tolist(), strict=True))
 
 
-def completed_visit(customer, at: datetime, rep) -> Visit:
-    return VisitFactory(
-        customer=customer,
-        rep=rep,
-        planned_start=at - timedelta(hours=1),
-        status=Visit.Status.COMPLETED,
-        checked_in_at=at - timedelta(minutes=40),
-        checked_out_at=at,
-    )
-
-
 def change(opportunity, at: datetime, from_code: str | None, to_code: str) -> StageChange:
     return StageChange.objects.create(
         opportunity=opportunity,
@@ -69,7 +64,7 @@ def history(db):
     r1, r2 = (RepProfileFactory().user for _ in range(2))
     visited, quiet = CustomerFactory(owner=r1), CustomerFactory(owner=r1)
     other = CustomerFactory(owner=r2)
-    completed_visit(visited, START + timedelta(days=3), r1)
+    checked_out_visit(visited, r1, START + timedelta(days=3))
     deal = OpportunityFactory(customer=visited)
     change(deal, START - timedelta(days=9), None, "discovery")  # opened: no move, and before the window
     change(deal, START, "discovery", "communication")  # at the window's start: in
@@ -163,7 +158,8 @@ def test_events_match_the_orm_query_on_random_histories(db):
         CustomerFactory(owner=r1 if k % 3 else r2, status="inactive" if k % 7 == 0 else "active") for k in range(24)
     ]
     for customer in customers[::4]:
-        completed_visit(customer, START + timedelta(days=float(rng.uniform(0, 28))), r1 if rng.random() < 0.7 else r2)
+        at = START + timedelta(days=float(rng.uniform(0, 28)))  # drawn before the rep, as the data always was
+        checked_out_visit(customer, r1 if rng.random() < 0.7 else r2, at)
     edges = [START - TICK, START, UNTIL, UNTIL + TICK]
     for k in range(60):
         customer = customers[k % len(customers)] if k % 13 else None

@@ -21,7 +21,15 @@ from analytics.visit_days import visit_days_refresh
 from analytics.visit_effect import visit_effect_report
 from analytics.visit_effect_math import HORIZON_SECONDS
 from sales.models import Stage, StageChange
-from tests.factories import CustomerFactory, OpportunityFactory, OrderFactory, RepProfileFactory, VisitFactory, stage
+from tests.factories import (
+    CustomerFactory,
+    OpportunityFactory,
+    OrderFactory,
+    RepProfileFactory,
+    VisitFactory,
+    checked_out_visit,
+    stage,
+)
 from visits.models import Visit
 
 NOW = datetime(2025, 6, 20, 15, 30, tzinfo=UTC)
@@ -35,17 +43,6 @@ def utc_day(moment: datetime) -> int:
 
 def marks() -> set[tuple[int, int]]:
     return set(VisitDayMark.objects.values_list("rep_id", "day"))
-
-
-def completed(customer, rep, checked_out_at: datetime) -> Visit:
-    return VisitFactory(
-        customer=customer,
-        rep=rep,
-        planned_start=checked_out_at - timedelta(hours=1),
-        status=Visit.Status.COMPLETED,
-        checked_in_at=checked_out_at - timedelta(minutes=50),
-        checked_out_at=checked_out_at,
-    )
 
 
 def move(opportunity, at: datetime, from_code: str, to_code: str) -> StageChange:
@@ -67,7 +64,7 @@ def random_history(reps, seed: int = 5) -> list:
     for _ in range(90):
         customer = rng.choice(customers)
         visitor = customer.owner if rng.random() < 0.8 else rng.choice(reps)
-        completed(customer, visitor, FIRST + timedelta(minutes=rng.randrange(span)))
+        checked_out_visit(customer, visitor, FIRST + timedelta(minutes=rng.randrange(span)))
     for _ in range(25):
         opportunity = OpportunityFactory(customer=rng.choice(customers), opened_at=FIRST - timedelta(days=30))
         for _ in range(rng.randrange(1, 5)):
@@ -122,11 +119,11 @@ def assert_same_as_visits(reps) -> None:
 def test_a_sales_event_marks_the_check_out_days_of_its_customers_visits_in_the_14_days_before(reps):
     customer, other = CustomerFactory(owner=reps[0]), CustomerFactory(owner=reps[0])
     t = datetime(2025, 4, 20, 10, tzinfo=UTC)
-    completed(customer, reps[0], t - timedelta(days=14, microseconds=1))  # more than 14 days before: no
-    completed(customer, reps[0], t - timedelta(days=14))  # exactly 14 days before: the event counts for it
-    completed(customer, reps[1], t - timedelta(days=2))  # another rep's visit of the customer
-    completed(customer, reps[0], t)  # at the event's moment: the event is not after it
-    completed(other, reps[0], t - timedelta(days=1))  # another customer
+    checked_out_visit(customer, reps[0], t - timedelta(days=14, microseconds=1))  # more than 14 days before: no
+    checked_out_visit(customer, reps[0], t - timedelta(days=14))  # exactly 14 days before: the event counts for it
+    checked_out_visit(customer, reps[1], t - timedelta(days=2))  # another rep's visit of the customer
+    checked_out_visit(customer, reps[0], t)  # at the event's moment: the event is not after it
+    checked_out_visit(other, reps[0], t - timedelta(days=1))  # another customer
     VisitFactory(customer=customer, rep=reps[2], planned_start=t - timedelta(days=3))  # not completed
     deal = OpportunityFactory(customer=customer)
     VisitDayMark.objects.all().delete()
@@ -153,7 +150,7 @@ def test_a_sales_event_marks_the_check_out_days_of_its_customers_visits_in_the_1
 def test_a_visits_check_out_day_is_marked_old_and_new(reps):
     customer = CustomerFactory(owner=reps[0])
     out = datetime(2025, 4, 2, 23, 30, tzinfo=UTC)
-    visit = completed(customer, reps[0], out)
+    visit = checked_out_visit(customer, reps[0], out)
     assert marks() == {(reps[0].pk, utc_day(out))}  # planned an hour before: the same day
 
     VisitDayMark.objects.all().delete()
@@ -163,8 +160,8 @@ def test_a_visits_check_out_day_is_marked_old_and_new(reps):
 
 def test_moving_an_opportunity_to_another_customer_marks_both_customers_visits(reps):
     first, second = CustomerFactory(owner=reps[0]), CustomerFactory(owner=reps[1])
-    a = completed(first, reps[0], datetime(2025, 4, 1, 12, tzinfo=UTC))
-    b = completed(second, reps[1], datetime(2025, 3, 3, 12, tzinfo=UTC))
+    a = checked_out_visit(first, reps[0], datetime(2025, 4, 1, 12, tzinfo=UTC))
+    b = checked_out_visit(second, reps[1], datetime(2025, 3, 3, 12, tzinfo=UTC))
     deal = OpportunityFactory(customer=first)
     VisitDayMark.objects.all().delete()
 
@@ -196,9 +193,9 @@ def test_stored_counts_equal_the_visits_after_writes_before_and_after_the_next_r
     customers = random_history(reps)
     # Three visits on closed days whose effect the writes below flip: the stored counts must follow.
     quiet, ordered, lost = (CustomerFactory(owner=reps[k]) for k in range(3))
-    completed(quiet, reps[0], datetime(2025, 4, 5, 10, tzinfo=UTC))
-    completed(ordered, reps[1], datetime(2025, 3, 15, 10, tzinfo=UTC))
-    completed(lost, reps[2], datetime(2025, 4, 8, 10, tzinfo=UTC))
+    checked_out_visit(quiet, reps[0], datetime(2025, 4, 5, 10, tzinfo=UTC))
+    checked_out_visit(ordered, reps[1], datetime(2025, 3, 15, 10, tzinfo=UTC))
+    checked_out_visit(lost, reps[2], datetime(2025, 4, 8, 10, tzinfo=UTC))
     only_event = move(OpportunityFactory(customer=lost), datetime(2025, 4, 9, tzinfo=UTC), "discovery", "won")
     visit_days_refresh(now=NOW)
     assert_same_as_visits(reps)
@@ -213,7 +210,7 @@ def test_stored_counts_equal_the_visits_after_writes_before_and_after_the_next_r
     after = report([rep.pk for rep in reps], PERIODS[1])
     assert (after.n_visits, after.n_effective) == (before.n_visits, before.n_effective + 1)  # +2 - 1
     deal = OpportunityFactory(customer=customers[0])
-    visit = completed(customers[0], reps[0], datetime(2025, 4, 10, 9, tzinfo=UTC))
+    visit = checked_out_visit(customers[0], reps[0], datetime(2025, 4, 10, 9, tzinfo=UTC))
     move(deal, datetime(2025, 4, 12, tzinfo=UTC), "communication", "follow-up")
     OrderFactory(opportunity=OpportunityFactory(customer=customers[1]), ordered_at=datetime(2025, 3, 20, tzinfo=UTC))
     StageChange.objects.filter(pk=StageChange.objects.order_by("pk")[3].pk).delete()
