@@ -170,7 +170,11 @@ class StageChange(models.Model):
         verbose_name = _("stage change")
         verbose_name_plural = _("stage changes")
         indexes = [
-            models.Index(fields=["opportunity", "changed_at"], name="stagechange_opp_at_idx"),
+            # An opportunity's history in order, read from the index alone (the pipeline's load,
+            # analytics/bridge/pipeline.py: rows come in ORDER BY order, no sort).
+            models.Index(
+                fields=["opportunity", "changed_at", "id"], include=["to_stage"], name="stagechange_history_idx"
+            ),
             # Funnel ratios: who left/entered a stage in a period.
             models.Index(fields=["to_stage", "changed_at"], name="stagechange_to_at_idx"),
             models.Index(fields=["from_stage", "changed_at"], name="stagechange_from_at_idx"),

@@ -230,3 +230,25 @@ def test_stored_counts_equal_the_visits_after_writes_before_and_after_the_next_r
     assert visit_days_refresh(now=NOW) > 0
     assert all(day >= utc_day(NOW) for _, day in marks())
     assert_same_as_visits(reps)  # and now from the refreshed counts
+
+
+TRIGGERS = {
+    "visits_visit": {f"analytics_visit_day_{event}" for event in ("insert", "update", "delete")},
+    "sales_stagechange": {f"analytics_visit_effect_stagechange_{event}" for event in ("insert", "update", "delete")},
+    "sales_order": {f"analytics_visit_effect_order_{event}" for event in ("insert", "update", "delete")},
+    "sales_opportunity": {"analytics_visit_effect_opportunity_update"},
+    "sales_stage": {"analytics_visit_effect_stage_update"},
+}
+
+
+def test_every_trigger_is_in_place_after_all_migrations(db):
+    # SQLite drops a table's triggers when a migration rebuilds the table (most field changes do):
+    # a later migration that rebuilt one of these tables would silently stop the marks.
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid")
+        else:
+            cursor.execute("SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'")
+        found = cursor.fetchall()
+    for table, names in TRIGGERS.items():
+        assert names <= {name for on, name in found if on == table}, table
