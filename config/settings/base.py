@@ -126,7 +126,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The app's statements are short reads, writes and array loads: PostgreSQL's JIT compiles the large
     # ones for ~0.5 s (measured on a load at 1M customers) and never wins it back. Off for the connection,
     # set at connect time, so no statement pays a SET of its own.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    # Before the URL's own `?options=` (kept: a later -c wins, so a deployment can turn JIT back on).
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = " ".join(filter(None, ["-c jit=off", _options.get("options", "")]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -121,3 +121,22 @@ def test_docker_compose_stack_is_valid(tmp_path):
 def volume_sources(service: dict) -> set[str]:
     # docker-compose 1.x prints "name:/path:rw", the v2 plugin {"source": name, ...}.
     return {v["source"] if isinstance(v, dict) else v.split(":")[0] for v in service.get("volumes", [])}
+
+
+@pytest.mark.parametrize(
+    ("url_options", "expected"),
+    [("", "-c jit=off"), ("?options=-c%20lock_timeout%3D300", "-c jit=off -c lock_timeout=300")],
+)
+def test_postgresql_connections_run_without_jit_and_keep_the_urls_options(url_options, expected):
+    env = {**PRODUCTION_ENV, "DATABASE_URL": f"postgres://u@db.example.com:5432/crm{url_options}"}
+    code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['options'])"
+    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
