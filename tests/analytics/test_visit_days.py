@@ -146,6 +146,27 @@ def test_the_refresh_stores_closed_days_only_and_consumes_their_marks(reps):
     assert_same_as_visits(None)
 
 
+def test_a_refresh_with_very_many_marked_days_rebuilds_every_day(reps, monkeypatch):
+    random_visits(reps)
+    visit_days_refresh(now=NOW)
+    monkeypatch.setattr(visit_days_module, "REBUILD_ABOVE_CELLS", 4)  # two visits mark 4 days at most
+    few = Visit.objects.filter(planned_start__lt=NOW - timedelta(days=2)).order_by("pk")[:2]
+    Visit.objects.filter(pk__in=[visit.pk for visit in few]).update(needs_raised=3)
+    marked = {(rep, day) for rep, day in marks() if day < utc_day(NOW)}
+    assert 1 <= len(marked) <= 4
+    assert visit_days_refresh(now=NOW) <= 4  # the marked days only
+
+    Visit.objects.filter(planned_start__lt=NOW - timedelta(days=2)).update(needs_raised=5)  # most days
+    assert len({(rep, day) for rep, day in marks() if day < utc_day(NOW)}) > 4
+
+    written = visit_days_refresh(now=NOW)
+
+    assert written == VisitDayTerms.objects.count() > 4  # every day stored again
+    assert all(day >= utc_day(NOW) for _, day in marks())
+    assert_same_as_visits([rep.pk for rep in reps])
+    assert_same_as_visits(None)
+
+
 def test_figures_stay_exact_after_writes_before_and_after_the_next_refresh(reps):
     random_visits(reps)
     visit_days_refresh(now=NOW)
