@@ -130,13 +130,6 @@ def volume_sources(service: dict) -> set[str]:
 def test_postgresql_connections_run_without_jit_and_keep_the_urls_options(url_options, expected):
     env = {**PRODUCTION_ENV, "DATABASE_URL": f"postgres://u@db.example.com:5432/crm{url_options}"}
     code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['options'])"
-    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = manage("shell", "-c", code, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected
