@@ -290,6 +290,9 @@ FIELDWISE_PLANNER_HORIZON_DAYS = int(os.environ.get("PLANNER_HORIZON_DAYS", "5")
 FIELDWISE_PLANNER_CHUNK_REPS = int(os.environ.get("PLANNER_CHUNK_REPS", "25"))  # reps per Celery task
 FIELDWISE_PLAN_LEASE_SECONDS = float(os.environ.get("PLAN_LEASE_SECONDS", "600"))  # no progress for this long = dead
 FIELDWISE_TASK_RETRY_SECONDS = float(os.environ.get("TASK_RETRY_SECONDS", "30"))  # first retry delay, doubled each time
+# How many requests of a process may each run some of their loads on a second database connection at once
+# (PostgreSQL; see analytics.bridge.beside). 0: every load runs on the request's own connection.
+FIELDWISE_PARALLEL_LOADS = int(os.environ.get("PARALLEL_LOADS", "2"))
 FIELDWISE_DEMO_PASSWORD = os.environ.get("FIELDWISE_DEMO_PASSWORD", "fieldwise-demo")
 # A check-in within this many metres of the customer's coordinates counts as verified.
 FIELDWISE_CHECKIN_RADIUS_M = float(os.environ.get("CHECKIN_RADIUS_M", "300"))
