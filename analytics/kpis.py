@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from analytics import bridge
+from analytics.bridge.beside import beside
 from analytics.forecast import MIN_MONTHS, sales_forecast
 from analytics.funnel import (
     NON_TERMINAL_STAGES,
@@ -216,14 +217,17 @@ def kpi_report(
     # Every pipeline figure looks only at the two periods, so the pipeline loads from the previous one's
     # start (`_opportunities_active_since`: all that a period from there can see); the monthly series
     # needs only the won amounts of its months, and the first close: from the pipeline when it holds them,
-    # else one narrow load (`_won_deals`).
-    pipeline = bridge.load_pipeline_arrays(owner_ids=owner_ids, since=previous_start, until=period_end)
-    won_deals = _won_deals(pipeline, owner_ids, previous_start, month_edges)
-    visit_sums = bridge.load_visit_term_sums(
+    # else one narrow load (`_won_deals`). The visit sums need nothing loaded here: on the load lane, if
+    # the caller opened one, while the pipeline loads (`analytics.bridge.beside`).
+    with beside(
+        bridge.load_visit_term_sums,
         rep_ids=owner_ids,
         windows=_visit_windows(period_start, period_end, previous_start, month_edges, now),
         now=now.timestamp(),
-    )
+    ) as visit_sums_load:
+        pipeline = bridge.load_pipeline_arrays(owner_ids=owner_ids, since=previous_start, until=period_end)
+        won_deals = _won_deals(pipeline, owner_ids, previous_start, month_edges)
+        visit_sums = visit_sums_load.result()
 
     data = _Inputs(pipeline=pipeline, visit_sums=visit_sums, now=now.timestamp())
     rep_order = np.array([rep[0] for rep in reps], dtype=np.int64)

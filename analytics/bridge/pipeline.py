@@ -14,6 +14,7 @@ from datetime import datetime
 import numpy as np
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from analytics.bridge.beside import beside
 from analytics.bridge.columns import load_queryset_columns
 from analytics.bridge.expressions import IdIn, epoch_column, flag_column, float_column, int_column
 from analytics.funnel import STILL_IN_STAGE, FunnelStage, StageStays, stage_stays
@@ -184,6 +185,43 @@ def load_pipeline_arrays(*, owner_ids: Sequence[int] | None, since: datetime, un
     owners = None if owner_ids is None else [int(pk) for pk in owner_ids]
     packed = owners is not None  # a team's pipeline: bounded, so its rows travel packed in arrays
     stages = load_stage_table()
+    # The orders depend on nothing loaded here: on the load lane, if there is one, while the rest loads.
+    with beside(_load_orders, owners=owners, since=since, until=until, packed=packed) as orders_load:
+        opp, change = _load_opportunities_and_changes(owners, since, packed=packed)
+        order = orders_load.result()
+    opportunity_arrays = OpportunityArrays(
+        id=opp["id"],
+        owner_id=opp["owner_id"],
+        stage=stages.rows_of(opp["stage_id"]),
+        amount=opp["amount"],
+        probability=opp["probability"],
+        probability_manual=opp["probability_manual"].astype(np.bool_),
+        opened_at=opp["opened_at"],
+        closed_at=opp["closed_at"],
+    )
+    changes = StageChangeArrays(
+        opportunity=np.searchsorted(opportunity_arrays.id, change["opportunity_id"]),
+        stage=stages.rows_of(change["stage_id"]),
+        changed_at=change["changed_at"],
+    )
+    return PipelineArrays(
+        stages=stages,
+        opportunities=opportunity_arrays,
+        changes=changes,
+        stays=_stays(changes, stages.funnel, len(opportunity_arrays)),
+        orders=OrderArrays(
+            owner_id=order["owner_id"],
+            amount=order["amount"],
+            ordered_at=order["ordered_at"],
+            fulfilled_at=order["fulfilled_at"],
+        ),
+    )
+
+
+def _load_opportunities_and_changes(
+    owners: list[int] | None, since: datetime, *, packed: bool
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The opportunities a period from `since` can see, ids ascending, and all their stage changes in order."""
     opportunities = _opportunities_active_since(owners, since)
     opp = load_queryset_columns(
         opportunities.order_by(),  # ids ascending: sorted below, cheaper than the server's sort
@@ -218,10 +256,15 @@ def load_pipeline_arrays(*, owner_ids: Sequence[int] | None, since: datetime, un
         },
         packed=packed,
     )
+    return opp, change
+
+
+def _load_orders(*, owners: list[int] | None, since: datetime, until: datetime, packed: bool) -> dict[str, np.ndarray]:
+    """The orders of these owners' opportunities fulfilled in [since, until), as column arrays."""
     orders = Order.objects.filter(fulfilled_at__gte=since, fulfilled_at__lt=until)
     if owners is not None:
         orders = orders.filter(opportunity__owner_id__in=owners)
-    order = load_queryset_columns(
+    return load_queryset_columns(
         orders.order_by("pk"),
         {
             "owner_id": (int_column("opportunity__owner_id"), ">i8"),
@@ -230,33 +273,6 @@ def load_pipeline_arrays(*, owner_ids: Sequence[int] | None, since: datetime, un
             "fulfilled_at": (epoch_column("fulfilled_at"), ">f8"),
         },
         packed=packed,
-    )
-    opportunity_arrays = OpportunityArrays(
-        id=opp["id"],
-        owner_id=opp["owner_id"],
-        stage=stages.rows_of(opp["stage_id"]),
-        amount=opp["amount"],
-        probability=opp["probability"],
-        probability_manual=opp["probability_manual"].astype(np.bool_),
-        opened_at=opp["opened_at"],
-        closed_at=opp["closed_at"],
-    )
-    changes = StageChangeArrays(
-        opportunity=np.searchsorted(opportunity_arrays.id, change["opportunity_id"]),
-        stage=stages.rows_of(change["stage_id"]),
-        changed_at=change["changed_at"],
-    )
-    return PipelineArrays(
-        stages=stages,
-        opportunities=opportunity_arrays,
-        changes=changes,
-        stays=_stays(changes, stages.funnel, len(opportunity_arrays)),
-        orders=OrderArrays(
-            owner_id=order["owner_id"],
-            amount=order["amount"],
-            ordered_at=order["ordered_at"],
-            fulfilled_at=order["fulfilled_at"],
-        ),
     )
 
 
