@@ -13,7 +13,6 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
-from analytics.bridge import beside as beside_module
 from analytics.bridge.beside import beside, load_lane
 from analytics.kpis import kpi_report
 from analytics.visit_effect import visit_effect_report
@@ -34,20 +33,6 @@ def where() -> tuple[str, int | None]:
             cursor.execute("SELECT pg_backend_pid()")
             pid = cursor.fetchone()[0]
     return threading.current_thread().name, pid
-
-
-@pytest.fixture
-def threads_of_loads(monkeypatch):
-    """The name of the thread each load ran on, in the order they ran."""
-    names = []
-    run = beside_module.Pending.run
-
-    def recorded(self):
-        names.append(threading.current_thread().name)
-        return run(self)
-
-    monkeypatch.setattr(beside_module.Pending, "run", recorded)
-    return names
 
 
 def test_a_lane_opens_on_postgresql_only():

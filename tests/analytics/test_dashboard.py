@@ -2,7 +2,6 @@
 
 import csv
 import io
-import threading
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -12,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics.bridge import beside as beside_module
 from analytics.dashboard_scope import dashboard_scope_for_user
 from analytics.models import NeedModelFit
 from analytics.periods import PeriodKind, custom_period, period_containing
@@ -249,30 +247,22 @@ def test_the_dashboard_takes_at_most_20_queries_whatever_the_data(
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="only PostgreSQL opens a load lane")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_dashboard_loads_on_a_second_connection_with_the_same_figures_and_queries_counted(
-    client, settings, manager, rep, march, monkeypatch, django_assert_max_num_queries
+    client, settings, manager, rep, march, threads_of_loads, django_assert_max_num_queries
 ):
     """On committed data (transaction=True), as in production, the view loads on a lane (analytics.bridge.beside)."""
     zone = local_zone()
     VisitFactory(customer=CustomerFactory(owner=rep), planned_start=datetime(2026, 3, 3, 9, tzinfo=zone))
-    threads = []
-    run = beside_module.Pending.run
-
-    def recorded(self):
-        threads.append(threading.current_thread().name)
-        return run(self)
-
-    monkeypatch.setattr(beside_module.Pending, "run", recorded)
     client.force_login(manager)
     settings.FIELDWISE_PARALLEL_LOADS = 0
     with CaptureQueriesContext(connection) as serial_queries:
         serial = client.get(URL, march).context
 
     settings.FIELDWISE_PARALLEL_LOADS = 2
-    threads.clear()
+    threads_of_loads.clear()
     with django_assert_max_num_queries(20) as queries:
         parallel = client.get(URL, march).context
 
-    assert set(threads) == {"fieldwise-load-lane"}  # the visit effect, the visit sums, the orders
+    assert set(threads_of_loads) == {"fieldwise-load-lane"}  # the visit effect, the visit sums, the orders
     assert any("analytics_visitdayterms" in query["sql"] for query in queries.captured_queries)  # the lane's
     assert len(queries) == len(serial_queries)  # every statement counted, wherever it ran
     assert (parallel["report"].overall, parallel["report"].previous) == (
