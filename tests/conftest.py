@@ -79,3 +79,13 @@ def _default_language_after_each_test():
     from django.utils import translation
 
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _close_load_lanes_after_each_test():
+    # A load lane keeps its connection for the next request (analytics.bridge.beside): close it with the
+    # test, or the test database could not be flushed or dropped while the lane holds a session on it.
+    yield
+    from analytics.bridge.beside import close_idle_lanes
+
+    close_idle_lanes()

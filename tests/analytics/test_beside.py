@@ -13,7 +13,8 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
-from analytics.bridge.beside import beside, load_lane
+from analytics.bridge import beside as beside_module
+from analytics.bridge.beside import beside, close_idle_lanes, load_lane
 from analytics.kpis import kpi_report
 from analytics.visit_effect import visit_effect_report
 from crm.models import Customer
@@ -63,19 +64,37 @@ def test_loads_run_in_order_on_the_lanes_own_connection():
     assert mine == caller
 
 
+def lanes_connection():
+    Customer.objects.exists()
+    return connections["default"], where()[1]
+
+
 @on_postgresql
-def test_the_lanes_connection_is_closed_when_the_block_ends():
-    def lanes_connection():
-        Customer.objects.exists()
-        return connections["default"]
+def test_a_lane_and_its_connection_serve_the_next_request_until_closed():
+    with load_lane(), beside(lanes_connection) as pending:
+        first, first_pid = pending.result()
+        assert first is not connection
 
     with load_lane(), beside(lanes_connection) as pending:
-        lane_connection = pending.result()
-        assert lane_connection is not connection
-        assert lane_connection.connection is not None  # open while the lane is
+        second, second_pid = pending.result()
 
-    assert lane_connection.connection is None
+    assert second is first  # the same lane
+    assert second_pid == first_pid  # and the same server process
+    assert first.connection is not None
+    assert close_idle_lanes() == 1
+    assert first.connection is None
     assert connection.connection is not None  # the caller's stays open
+
+
+@on_postgresql
+def test_a_lanes_connection_follows_conn_max_age(monkeypatch):
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)  # the lane's connection shares the settings
+
+    with load_lane(), beside(lanes_connection) as pending:
+        lane_connection, _pid = pending.result()
+        assert lane_connection.connection is not None
+
+    assert lane_connection.connection is None  # closed as a request's own would be, at the block's end
 
 
 @on_postgresql
@@ -171,9 +190,23 @@ def test_the_setting_caps_the_lanes_a_process_opens(settings):
 
     assert opened
     assert other == {"opened": False}  # the one lane allowed is taken: that request loads in series
+    another_request()
+    assert other == {"opened": True}  # given back: free again
     settings.FIELDWISE_PARALLEL_LOADS = 0
     with load_lane() as opened:
-        assert not opened
+        assert opened  # the lane kept from before serves once more: the setting caps the lanes opened
+    with load_lane() as opened:
+        assert not opened  # a lane given back above the cap was closed
+
+
+@on_postgresql
+def test_a_forked_process_opens_its_own_lanes(monkeypatch):
+    with load_lane(), beside(threading.get_ident) as pending:
+        parents = pending.result()
+    monkeypatch.setattr(beside_module.os, "getpid", lambda: -1)  # as in a child forked after that
+
+    with load_lane(), beside(threading.get_ident) as pending:
+        assert pending.result() != parents  # the parent's lane thread did not come along
 
 
 @on_postgresql
