@@ -29,6 +29,7 @@ counting them), each load's queries are added to that log when its result is tak
 so query counts still cover every statement of a request.
 """
 
+import logging
 import os
 import queue
 import threading
@@ -41,6 +42,7 @@ from django.db import close_old_connections, connection, connections
 from django.utils import timezone, translation
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 _local = threading.local()  # .lane: the lane of this thread's `load_lane` block
 
@@ -92,6 +94,15 @@ class Pending(Generic[T]):
         return self._value  # type: ignore[return-value]
 
 
+def _close_connections() -> None:
+    """Close this thread's connections; one that cannot close cleanly is gone anyway."""
+    for own in connections.all(initialized_only=True):
+        try:
+            own.close()
+        except Exception:  # noqa: BLE001 - a broken connection; Django has already let go of it
+            logger.warning("A load lane's connection did not close cleanly", exc_info=True)
+
+
 class _Lane:
     """One thread with its own connection, running the tasks handed to it in order."""
 
@@ -103,9 +114,13 @@ class _Lane:
     def _work(self) -> None:
         try:
             while (task := self._queue.get()) is not None:
-                task()
+                try:
+                    task()
+                except Exception:  # the lane goes on: a caller may be waiting on a later task
+                    logger.exception("A load lane task failed; the lane's connection is dropped")
+                    _close_connections()
         finally:
-            connections.close_all()  # this thread's connections only
+            _close_connections()
 
     def submit(self, task: Callable[[], None]) -> None:
         self._queue.put(task)

@@ -227,3 +227,29 @@ def test_reports_on_a_lane_equal_those_in_series(threads_of_loads):
     ann = parallel[0].reps[0]
     assert pytest.approx(2 / 67) == ann.figures.E  # by hand: tests/analytics/test_kpis.py
     assert parallel[1].n_visits > 0
+
+
+@on_postgresql
+def test_a_failing_task_does_not_stop_the_lane(caplog):
+    def broken():
+        raise RuntimeError("a connection that would not close")
+
+    served = []
+
+    def request():
+        try:
+            with load_lane(), beside(where) as pending:
+                beside_module._local.lane.submit(broken)  # as close_old_connections failing on the lane
+                with beside(where) as after:
+                    served.append(after.result()[0])
+                served.append(pending.result()[0])
+        finally:
+            connections.close_all()  # this thread's own, as a request's end does
+
+    thread = threading.Thread(target=request)  # a dead lane would leave it waiting: bounded below
+    thread.start()
+    thread.join(timeout=30)
+
+    assert not thread.is_alive()
+    assert served == [LANE, LANE]
+    assert "A load lane task failed" in caplog.text
